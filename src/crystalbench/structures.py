@@ -1,0 +1,196 @@
+"""The structure table: one row per crystal, validated on the way in.
+
+Every data source (the demo generator, MatBench, OC20) goes through ``write_structure_table``.
+A structure that cannot be processed is not dropped: it goes to a rejects table with its
+reason, and kept + rejected always equals the input count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import vesin
+
+from crystalbench import __version__
+from crystalbench.io import (
+    fixed_array,
+    fixed_column,
+    flatten_list_column,
+    list_array,
+    write_parquet,
+)
+
+DEFAULT_MIN_DISTANCE = 0.5  # Å; real crystals have no two nuclei closer than ~0.7 Å (H2)
+
+
+@dataclass
+class Structure:
+    """A periodic crystal: rows of ``lattice`` are the cell vectors in Å."""
+
+    id: str
+    lattice: np.ndarray  # (3, 3) float64, rows a, b, c
+    frac_coords: np.ndarray  # (n, 3) float64
+    atomic_numbers: np.ndarray  # (n,) int
+    target: float = float("nan")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.atomic_numbers)
+
+    @property
+    def cart_coords(self) -> np.ndarray:
+        return self.frac_coords @ self.lattice
+
+
+class InvalidStructureError(ValueError):
+    """Raised for a structure that cannot be processed; the message names it and the reason."""
+
+
+def rejection_reason(s: Structure, min_distance: float = DEFAULT_MIN_DISTANCE) -> str | None:
+    """Return why ``s`` cannot be processed, or None when it is fine."""
+    lattice = np.asarray(s.lattice, dtype=float)
+    frac = np.asarray(s.frac_coords, dtype=float)
+    numbers = np.asarray(s.atomic_numbers)
+    if numbers.size == 0:
+        return "no atoms"
+    if lattice.shape != (3, 3):
+        return f"lattice has shape {lattice.shape}, expected (3, 3)"
+    if frac.shape != (numbers.size, 3):
+        return f"frac_coords has shape {frac.shape} for {numbers.size} atoms"
+    if not np.isfinite(lattice).all():
+        return "lattice has NaN or infinite entries"
+    if not np.isfinite(frac).all():
+        bad = int(np.flatnonzero(~np.isfinite(frac).all(axis=1))[0])
+        return f"atom {bad} has NaN or infinite coordinates"
+    if numbers.min() < 1 or numbers.max() > 118:
+        return f"atomic numbers outside 1..118: {sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))}"
+    lengths = np.linalg.norm(lattice, axis=1)
+    volume = abs(np.linalg.det(lattice))
+    if lengths.min() <= 0 or volume <= 1e-6 * lengths.prod():
+        return f"singular lattice (volume {volume:.3g} Å^3 for cell vector lengths {np.round(lengths, 4).tolist()})"
+    if not np.isfinite(s.target):
+        return "target is NaN or infinite"
+    pairs = close_pairs(lattice, frac, min_distance)
+    if pairs is not None:
+        i, j, d = pairs
+        what = "atom {i} and its own periodic image" if i == j else "atoms {i} and {j}"
+        return (what.format(i=i, j=j) + f" are {d:.4f} Å apart (minimum {min_distance} Å)")
+    return None
+
+
+def close_pairs(
+    lattice: np.ndarray, frac: np.ndarray, min_distance: float
+) -> tuple[int, int, float] | None:
+    """Return the closest periodic pair (i, j, d) with d < min_distance, else None."""
+    nl = vesin.NeighborList(cutoff=float(min_distance), full_list=False)
+    i, j, d = nl.compute(frac @ lattice, lattice, True, quantities="ijd")
+    if len(d) == 0:
+        return None
+    k = int(np.argmin(d))
+    return int(i[k]), int(j[k]), float(d[k])
+
+
+def validate(s: Structure, min_distance: float = DEFAULT_MIN_DISTANCE) -> None:
+    """Raise InvalidStructureError naming the structure and the reason, if any."""
+    reason = rejection_reason(s, min_distance)
+    if reason is not None:
+        raise InvalidStructureError(f"structure {s.id!r}: {reason}")
+
+
+def structures_to_table(structures: Sequence[Structure], target_name: str = "target") -> pa.Table:
+    """Convert structures to the Arrow layout of the structure table."""
+    n_atoms = np.array([s.n_atoms for s in structures], dtype=np.int64)
+    offsets = np.zeros(len(structures) + 1, dtype=np.int64)
+    np.cumsum(n_atoms, out=offsets[1:])
+
+    def cat(arrays: Iterable[np.ndarray], dtype: Any, width: int) -> np.ndarray:
+        parts = [np.asarray(a, dtype=dtype).reshape(-1, width) for a in arrays]
+        return np.concatenate(parts) if parts else np.zeros((0, width), dtype=dtype)
+
+    columns = {
+        "id": pa.array([s.id for s in structures], pa.string()),
+        "lattice": fixed_array(cat((s.lattice for s in structures), np.float64, 9), 3, 3),
+        "frac_coords": list_array(cat((s.frac_coords for s in structures), np.float64, 3), offsets, 3),
+        "atomic_numbers": list_array(cat((s.atomic_numbers for s in structures), np.int8, 1), offsets),
+        target_name: pa.array([float(s.target) for s in structures], pa.float64()),
+    }
+    extra_keys = sorted({k for s in structures for k in s.extra})
+    for key in extra_keys:
+        columns[key] = pa.array([s.extra.get(key) for s in structures])
+    return pa.table(columns)
+
+
+def write_structure_table(
+    structures: Iterable[Structure],
+    path: str | os.PathLike,
+    rejects_path: str | os.PathLike,
+    metadata: dict[str, Any],
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+) -> tuple[int, int]:
+    """Validate and write structures; rejects go to ``rejects_path`` with their reasons.
+
+    Returns (kept, rejected). Duplicate ids are an error: ids key every later table.
+    """
+    kept: list[Structure] = []
+    rejects: list[dict[str, str]] = []
+    seen: set[str] = set()
+    n_in = 0
+    for s in structures:
+        n_in += 1
+        if s.id in seen:
+            raise InvalidStructureError(f"structure {s.id!r}: duplicate id")
+        seen.add(s.id)
+        reason = rejection_reason(s, min_distance)
+        if reason is None:
+            kept.append(s)
+        else:
+            rejects.append({"id": s.id, "reason": reason})
+    assert len(kept) + len(rejects) == n_in
+    meta = dict(metadata)
+    meta.update(
+        crystalbench=__version__, min_distance=min_distance, n_input=n_in,
+        n_kept=len(kept), n_rejected=len(rejects),
+    )
+    write_parquet(structures_to_table(kept), path, meta)
+    reject_table = pa.Table.from_pandas(
+        pd.DataFrame(rejects, columns=["id", "reason"]), preserve_index=False
+    )
+    write_parquet(reject_table, rejects_path, {"n_input": n_in, "n_rejected": len(rejects)})
+    return len(kept), len(rejects)
+
+
+def read_structure_table(
+    path: str | os.PathLike, target_name: str = "target"
+) -> list[Structure]:
+    """Read a structure table back into Structure objects (exact float64 round trip)."""
+    table = pq.read_table(path)
+    lattices = fixed_column(table["lattice"], 3, 3)
+    frac, offsets = flatten_list_column(table["frac_coords"])
+    frac = frac.reshape(-1, 3)
+    numbers, _ = flatten_list_column(table["atomic_numbers"])
+    ids = table["id"].to_pylist()
+    targets = table[target_name].to_numpy()
+    extra_names = [
+        n for n in table.column_names
+        if n not in {"id", "lattice", "frac_coords", "atomic_numbers", target_name}
+    ]
+    extras = {n: table[n].to_pylist() for n in extra_names}
+    return [
+        Structure(
+            id=ids[r],
+            lattice=lattices[r],
+            frac_coords=frac[offsets[r]:offsets[r + 1]],
+            atomic_numbers=numbers[offsets[r]:offsets[r + 1]].astype(np.int64),
+            target=float(targets[r]),
+            extra={n: extras[n][r] for n in extra_names},
+        )
+        for r in range(len(ids))
+    ]

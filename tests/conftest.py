@@ -1,0 +1,55 @@
+"""Shared fixtures: real reference data from ../shared/data and the demo structures.
+
+The data folder comes from CRYSTALBENCH_DATA (default ../shared/data beside the checkout).
+Without it, tests that need it skip with the reason; with CRYSTALBENCH_REQUIRE_DATA=1 (set by
+.ci/run) that skip becomes a failure, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from crystalbench.demo import generate_demo_alloys
+from crystalbench.matbench import read_matbench_json
+from crystalbench.structures import Structure
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("CRYSTALBENCH_DATA", REPO.parent / "shared" / "data"))
+
+
+def require_data(relative: str) -> Path:
+    """Path of a reference file, or skip (fail when CRYSTALBENCH_REQUIRE_DATA=1)."""
+    path = data_dir() / relative
+    if not path.exists():
+        reason = f"reference data {path} not found (set CRYSTALBENCH_DATA)"
+        if os.environ.get("CRYSTALBENCH_REQUIRE_DATA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_structures() -> list[Structure]:
+    return list(generate_demo_alloys(0))
+
+
+@pytest.fixture(scope="session")
+def jdft2d() -> list[Structure]:
+    return read_matbench_json(require_data("matbench/matbench_jdft2d.json.gz"))
+
+
+@pytest.fixture(scope="session")
+def phonons() -> list[Structure]:
+    return read_matbench_json(require_data("matbench/matbench_phonons.json.gz"))
+
+
+@pytest.fixture(scope="session")
+def real_structures(jdft2d: list[Structure], phonons: list[Structure]) -> list[Structure]:
+    """All ~1,900 real MatBench crystals in ../shared (jdft2d and phonons)."""
+    return jdft2d + phonons
