@@ -1,0 +1,254 @@
+"""Symmetry orbits of the input cell (spglib) and the symmetrised cell the graphs are built on.
+
+Orbits come from spglib's ``crystallographic_orbits`` (not ``equivalent_atoms``, which can split
+an orbit in two). Positions and lattice are then projected onto the detected symmetry (a group
+average of the input cell under spglib's operations), so that symmetry-equivalent atoms have
+exactly equivalent neighbourhoods. Without this, a structure that is symmetric only to within
+``symprec`` can keep a different set of kNN ties on two equivalent atoms, and the ASU graph
+would no longer describe the cell graph. The largest displacement this causes is recorded.
+
+Any failure falls back to P1 (every atom its own orbit), flagged with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import spglib
+
+from crystalbench import __version__
+from crystalbench.io import (
+    fixed_array,
+    fixed_column,
+    flatten_list_column,
+    list_array,
+    write_parquet,
+)
+from crystalbench.progress import Progress
+from crystalbench.structures import Structure
+
+log = logging.getLogger(__name__)
+
+# Opt in to spglib's exceptions (the default from spglib 3.0; 2.7-2.8 warn on every call
+# otherwise). analyse_symmetry handles both a raised SpglibError and a None result.
+if hasattr(spglib, "error") and hasattr(spglib.error, "OLD_ERROR_HANDLING"):
+    spglib.error.OLD_ERROR_HANDLING = False
+
+DEFAULT_SYMPREC = 1e-4  # Å, as in the reference preprocessing
+
+
+@dataclass
+class Symmetry:
+    """Symmetry of one structure, in the atom order of its input cell."""
+
+    spacegroup: int
+    orbit: np.ndarray  # (n_atoms,) index of each atom's orbit representative (its first atom)
+    lattice: np.ndarray  # (3, 3) symmetrised lattice
+    frac_coords: np.ndarray  # (n_atoms, 3) symmetrised fractional coordinates
+    max_displacement: float  # Å, largest atom displacement caused by symmetrisation
+    fallback: bool
+    error: str = ""
+
+    @property
+    def representatives(self) -> np.ndarray:
+        """Atom indices of the orbit representatives, ascending: the ASU node order."""
+        return np.unique(self.orbit)
+
+    @property
+    def multiplicity(self) -> np.ndarray:
+        """Orbit sizes, one per representative."""
+        return np.unique(self.orbit, return_counts=True)[1]
+
+    @property
+    def n_asu(self) -> int:
+        return len(self.representatives)
+
+
+def p1(lattice: np.ndarray, frac: np.ndarray, error: str) -> Symmetry:
+    """The fallback: no symmetry, every atom its own orbit."""
+    n = len(frac)
+    return Symmetry(1, np.arange(n), np.asarray(lattice, float), np.asarray(frac, float),
+                    0.0, True, error)
+
+
+def symmetrise_lattice(lattice: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """Average the metric tensor over the point group, keep the input orientation."""
+    metric = lattice @ lattice.T
+    averaged = np.einsum("gji,jk,gkl->il", rotations, metric, rotations) / len(rotations)
+    chol = np.linalg.cholesky(averaged)
+    u, _, vt = np.linalg.svd(chol.T @ lattice)
+    return chol @ (u @ vt)
+
+
+def atom_permutations(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
+    rotations: np.ndarray, translations: np.ndarray, tolerance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map every atom under every operation: returns (perm (g, n), images (g, n, 3)).
+
+    ``images[g, i]`` is operation g applied to atom i, shifted by a lattice vector so that it
+    lies next to atom ``perm[g, i]``. Raises ValueError when an image lands on no atom of the
+    same species within ``tolerance`` Å.
+    """
+    images = np.einsum("gij,nj->gni", rotations, frac) + translations[:, None, :]
+    diff = images[:, :, None, :] - frac[None, None, :, :]  # (g, n, n, 3)
+    diff -= np.round(diff)
+    dist = np.linalg.norm(diff @ lattice, axis=-1)
+    dist[:, numbers[:, None] != numbers[None, :]] = np.inf
+    perm = np.argmin(dist, axis=2)
+    worst = float(np.take_along_axis(dist, perm[..., None], axis=2).max())
+    if worst > tolerance:
+        raise ValueError(f"a symmetry operation maps an atom {worst:.2e} Å from any atom")
+    for g, p in enumerate(perm):
+        if len(np.unique(p)) != len(p):
+            raise ValueError(f"symmetry operation {g} does not permute the atoms")
+    shift = np.round(images - frac[perm])
+    return perm, images - shift
+
+
+def symmetrise_cell(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project the input cell onto its space group; return (lattice, frac, orbit).
+
+    The projection is done on spglib's primitive cell, where every operation permutes the
+    atoms, and expanded back to the input cell. This matters for supercells: spglib's
+    operations for a supercell include only those that keep the supercell lattice, so two
+    atoms of one crystallographic orbit may be related by none of them (MatBench jdft2d row
+    404). ``orbit`` gives each input atom the index of the first atom of its orbit under the
+    full space group, computed from these operations independently of spglib's own orbits.
+    """
+    primitive = spglib.standardize_cell((lattice, frac, numbers), to_primitive=True,
+                                        no_idealize=True, symprec=symprec)
+    if primitive is None:
+        raise ValueError("spglib found no primitive cell")
+    prim_lattice, prim_frac, prim_numbers = (np.asarray(x) for x in primitive)
+    n_float = lattice @ np.linalg.inv(prim_lattice)
+    supercell = np.round(n_float)
+    if np.abs(n_float - supercell).max() > 1e-4:
+        raise ValueError("the input cell is not an integer supercell of spglib's primitive cell")
+    dataset = spglib.get_symmetry_dataset(primitive, symprec=symprec)
+    if dataset is None:
+        raise ValueError("spglib found no symmetry dataset for the primitive cell")
+    rotations = np.asarray(dataset.rotations, dtype=np.float64)
+    perm, images = atom_permutations(prim_lattice, prim_frac, prim_numbers, rotations,
+                                     np.asarray(dataset.translations), 4 * symprec)
+    sym_prim = np.zeros_like(prim_frac, dtype=np.float64)
+    np.add.at(sym_prim, perm.reshape(-1), images.reshape(-1, 3))
+    sym_prim /= len(perm)
+    # each input atom is a primitive atom plus a primitive lattice translation
+    in_prim = frac @ supercell
+    diff = in_prim[:, None, :] - prim_frac[None, :, :]
+    diff -= np.round(diff)
+    dist = np.linalg.norm(diff @ prim_lattice, axis=-1)
+    dist[numbers[:, None] != prim_numbers[None, :]] = np.inf
+    which = np.argmin(dist, axis=1)
+    if dist[np.arange(len(which)), which].max() > 4 * symprec:
+        raise ValueError("an input atom matches no atom of the primitive cell")
+    copies = round(abs(np.linalg.det(supercell)))
+    if not np.all(np.bincount(which, minlength=len(prim_frac)) == copies):
+        raise ValueError("the input cell does not hold every primitive atom equally often")
+    shift = np.round(in_prim - prim_frac[which])
+    sym_frac = (sym_prim[which] + shift) @ np.linalg.inv(supercell)
+    sym_lattice = supercell @ symmetrise_lattice(prim_lattice, rotations)
+    prim_orbit = perm.min(axis=0)[which]
+    _, first, inverse = np.unique(prim_orbit, return_index=True, return_inverse=True)
+    return sym_lattice, sym_frac, first[inverse]
+
+
+def analyse_symmetry(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
+    symprec: float = DEFAULT_SYMPREC,
+) -> Symmetry:
+    """Detect the space group and orbits of the input cell and symmetrise it."""
+    lattice = np.asarray(lattice, dtype=np.float64)
+    frac = np.asarray(frac, dtype=np.float64)
+    numbers = np.asarray(numbers, dtype=np.int64)
+    try:
+        dataset = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=symprec)
+    except Exception as exc:  # spglib >= 2.8 raises SpglibError; older versions return None
+        return p1(lattice, frac, f"spglib failed: {exc}")
+    if dataset is None:
+        return p1(lattice, frac, "spglib failed: no symmetry dataset")
+    orbit = np.asarray(dataset.crystallographic_orbits, dtype=np.int64)
+    try:
+        sym_lattice, sym_frac, own_orbit = symmetrise_cell(lattice, frac, numbers, symprec)
+    except ValueError as exc:
+        return p1(lattice, frac, f"symmetrisation failed: {exc}")
+    if not np.array_equal(own_orbit, orbit):
+        return p1(lattice, frac, "spglib's crystallographic orbits disagree with its operations")
+    displacement = np.linalg.norm(sym_frac @ sym_lattice - frac @ lattice, axis=1).max()
+    return Symmetry(int(dataset.number), orbit, sym_lattice, sym_frac, float(displacement), False)
+
+
+SYMMETRY_COLUMNS = ("spacegroup", "orbit", "lattice", "frac_coords", "max_displacement",
+                    "fallback", "error")
+
+
+def write_symmetry_table(
+    structures: Sequence[Structure], path: str | os.PathLike, symprec: float = DEFAULT_SYMPREC,
+) -> None:
+    """Analyse every structure and write the symmetry table (one row per structure)."""
+    results = []
+    progress = Progress("symmetry", len(structures), log)
+    for s in structures:
+        sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers, symprec)
+        if sym.fallback:
+            log.warning("structure %r: P1 fallback (%s)", s.id, sym.error)
+        results.append(sym)
+        progress.step()
+    write_parquet(symmetry_table(structures, results), path, {
+        "symprec": symprec, "spglib": spglib.__version__, "crystalbench": __version__,
+        "n_structures": len(results), "n_fallback": sum(r.fallback for r in results),
+    })
+
+
+def symmetry_table(structures: Sequence[Structure], results: Sequence[Symmetry]) -> pa.Table:
+    """Arrow layout of the symmetry table."""
+    n_atoms = np.array([len(r.orbit) for r in results], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_atoms)])
+    mult = [r.multiplicity for r in results]
+    mult_offsets = np.concatenate([[0], np.cumsum([len(m) for m in mult])])
+
+    def cat(parts: list[np.ndarray], dtype: type, width: int) -> np.ndarray:
+        return (np.concatenate([np.asarray(p, dtype).reshape(-1, width) for p in parts])
+                if parts else np.zeros((0, width), dtype))
+
+    return pa.table({
+        "id": pa.array([s.id for s in structures], pa.string()),
+        "spacegroup": pa.array([r.spacegroup for r in results], pa.int16()),
+        "n_atoms": pa.array(n_atoms, pa.int32()),
+        "n_asu": pa.array([r.n_asu for r in results], pa.int32()),
+        "orbit": list_array(cat([r.orbit for r in results], np.int32, 1), offsets),
+        "multiplicity": list_array(cat(mult, np.int16, 1), mult_offsets),
+        "lattice": fixed_array(cat([r.lattice for r in results], np.float64, 9), 3, 3),
+        "frac_coords": list_array(cat([r.frac_coords for r in results], np.float64, 3),
+                                  offsets, 3),
+        "max_displacement": pa.array([r.max_displacement for r in results], pa.float64()),
+        "fallback": pa.array([r.fallback for r in results], pa.bool_()),
+        "error": pa.array([r.error for r in results], pa.string()),
+    })
+
+
+def read_symmetry_table(path: str | os.PathLike) -> dict[str, Symmetry]:
+    """Read the symmetry table back, keyed by structure id."""
+    table = pq.read_table(path)
+    orbit, offsets = flatten_list_column(table["orbit"])
+    frac, _ = flatten_list_column(table["frac_coords"])
+    frac = frac.reshape(-1, 3)
+    lattices = fixed_column(table["lattice"], 3, 3)
+    cols = {c: table[c].to_pylist() for c in ("id", "spacegroup", "max_displacement",
+                                               "fallback", "error")}
+    out = {}
+    for r, sid in enumerate(cols["id"]):
+        a, b = offsets[r], offsets[r + 1]
+        out[sid] = Symmetry(cols["spacegroup"][r], orbit[a:b].astype(np.int64), lattices[r],
+                            frac[a:b], cols["max_displacement"][r], cols["fallback"][r],
+                            cols["error"][r])
+    return out
