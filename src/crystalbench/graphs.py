@@ -1,0 +1,229 @@
+"""Crystal graphs in the two representations, and their Parquet cache (the graph contract).
+
+``cell``: one node per atom of the (symmetrised) input cell.
+``asu``: one node per symmetry orbit. Edges are built on the full periodic cell; every edge
+whose target is an orbit representative is kept, its source is replaced by the source's
+representative, and its true edge vector is kept. Multi-edges and self-loops are legal and
+kept. Readouts weight each node by its multiplicity (orbit size).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crystalbench import __version__
+from crystalbench.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
+from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges
+from crystalbench.progress import Progress
+from crystalbench.structures import Structure
+from crystalbench.symmetry import Symmetry
+
+log = logging.getLogger(__name__)
+
+REPRESENTATIONS = ("cell", "asu")
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """How to connect a crystal: the representation and the edge selection."""
+
+    representation: str
+    edges: str = "knn"
+    k: int = 24
+    tie_tolerance: float = TIE_TOLERANCE
+
+    def __post_init__(self) -> None:
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be one of {REPRESENTATIONS}, "
+                             f"got {self.representation!r}")
+        if self.edges != "knn":
+            raise ValueError(f"unsupported edge selection {self.edges!r} (supported: knn)")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> GraphSpec:
+        return cls(**cfg)
+
+
+@dataclass
+class CrystalGraph:
+    """One crystal graph; edges are (source -> target) with vectors source image -> target."""
+
+    id: str
+    atomic_numbers: np.ndarray  # (n,)
+    multiplicity: np.ndarray  # (n,)
+    edge_src: np.ndarray  # (E,)
+    edge_dst: np.ndarray  # (E,)
+    edge_vec: np.ndarray  # (E, 3)
+    target: float = float("nan")
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.atomic_numbers)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_src)
+
+
+def select_edges(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec) -> Edges:
+    """Edges of the full periodic cell according to ``spec``."""
+    return knn_edges(lattice, frac, spec.k, spec.tie_tolerance)
+
+
+def cell_graph(sid: str, numbers: np.ndarray, edges: Edges, target: float) -> CrystalGraph:
+    """The full-cell graph: every atom a node of multiplicity 1."""
+    return CrystalGraph(sid, np.asarray(numbers), np.ones(len(numbers), dtype=np.int64),
+                        edges.src, edges.dst, edges.vec, target)
+
+
+def asu_graph(
+    sid: str, numbers: np.ndarray, edges: Edges, orbit: np.ndarray, target: float
+) -> CrystalGraph:
+    """Reduce full-cell edges to the asymmetric unit given each atom's orbit representative."""
+    representatives, node_of_atom, multiplicity = np.unique(
+        orbit, return_inverse=True, return_counts=True)
+    is_rep = np.zeros(len(orbit), dtype=bool)
+    is_rep[representatives] = True
+    keep = is_rep[edges.dst]
+    return CrystalGraph(
+        sid, np.asarray(numbers)[representatives], multiplicity,
+        node_of_atom[edges.src[keep]], node_of_atom[edges.dst[keep]], edges.vec[keep], target,
+    )
+
+
+def build_graph(structure: Structure, sym: Symmetry, spec: GraphSpec) -> CrystalGraph:
+    """Build ``structure``'s graph on its symmetrised cell in the representation of ``spec``."""
+    edges = select_edges(sym.lattice, sym.frac_coords, spec)
+    if spec.representation == "cell":
+        return cell_graph(structure.id, structure.atomic_numbers, edges, structure.target)
+    return asu_graph(structure.id, structure.atomic_numbers, edges, sym.orbit, structure.target)
+
+
+def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:
+    """Arrow layout of the graph contract."""
+    n_nodes = np.array([g.n_nodes for g in graphs], dtype=np.int64)
+    n_edges = np.array([g.n_edges for g in graphs], dtype=np.int64)
+    node_off = np.concatenate([[0], np.cumsum(n_nodes)])
+    edge_off = np.concatenate([[0], np.cumsum(n_edges)])
+
+    def cat(name: str, dtype: type) -> np.ndarray:
+        parts = [np.asarray(getattr(g, name), dtype=dtype) for g in graphs]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    return pa.table({
+        "id": pa.array([g.id for g in graphs], pa.string()),
+        "n_nodes": pa.array(n_nodes, pa.int32()),
+        "atomic_numbers": list_array(cat("atomic_numbers", np.int8), node_off),
+        "multiplicity": list_array(cat("multiplicity", np.int16), node_off),
+        "edge_src": list_array(cat("edge_src", np.int32), edge_off),
+        "edge_dst": list_array(cat("edge_dst", np.int32), edge_off),
+        "edge_vec": list_array(
+            np.concatenate([np.asarray(g.edge_vec, np.float32).reshape(-1, 3) for g in graphs])
+            if graphs else np.zeros((0, 3), np.float32), edge_off, 3),
+        "target": pa.array([g.target for g in graphs], pa.float64()),
+    })
+
+
+def graph_metadata(spec: GraphSpec, symprec: float, dataset: str, name: str) -> dict[str, Any]:
+    """What a graph file was built with: parameters and library versions."""
+    return {
+        "dataset": dataset, "graph": name, "spec": asdict(spec), "symprec": symprec,
+        "versions": {pkg: version(pkg) for pkg in ("vesin", "spglib", "numpy", "pyarrow")}
+        | {"crystalbench": __version__},
+    }
+
+
+def write_graph_table(
+    graphs: Iterator[CrystalGraph], path: str | os.PathLike, metadata: dict[str, Any],
+    total: int, row_group_size: int = 2048,
+) -> int:
+    """Stream graphs into a zstd Parquet file, one row group at a time, atomically."""
+    progress = Progress(f"graphs {Path(path).name}", total, log)
+    written = 0
+    writer = None
+    with atomic_path(path) as tmp:
+        try:
+            chunk: list[CrystalGraph] = []
+            for graph in graphs:
+                chunk.append(graph)
+                if len(chunk) == row_group_size:
+                    writer = _write_chunk(writer, tmp, chunk, metadata)
+                    written += len(chunk)
+                    progress.step(len(chunk))
+                    chunk = []
+            if chunk or writer is None:
+                writer = _write_chunk(writer, tmp, chunk, metadata)
+                written += len(chunk)
+                progress.step(len(chunk))
+        finally:
+            if writer is not None:
+                writer.close()
+    return written
+
+
+def _write_chunk(
+    writer: pq.ParquetWriter | None, path: Path, chunk: list[CrystalGraph], metadata: dict
+) -> pq.ParquetWriter:
+    import json
+
+    table = graphs_to_table(chunk)
+    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    if writer is None:
+        writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+    writer.write_table(table)
+    return writer
+
+
+@dataclass
+class GraphTable:
+    """A graph Parquet file read once into flat arrays plus per-graph offsets."""
+
+    ids: list[str]
+    targets: np.ndarray
+    atomic_numbers: np.ndarray
+    multiplicity: np.ndarray
+    node_offsets: np.ndarray
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_vec: np.ndarray
+    edge_offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def graph(self, i: int) -> CrystalGraph:
+        a, b = self.node_offsets[i], self.node_offsets[i + 1]
+        c, d = self.edge_offsets[i], self.edge_offsets[i + 1]
+        return CrystalGraph(self.ids[i], self.atomic_numbers[a:b], self.multiplicity[a:b],
+                            self.edge_src[c:d], self.edge_dst[c:d], self.edge_vec[c:d],
+                            float(self.targets[i]))
+
+    @property
+    def n_nodes(self) -> np.ndarray:
+        return np.diff(self.node_offsets)
+
+    @property
+    def n_edges(self) -> np.ndarray:
+        return np.diff(self.edge_offsets)
+
+
+def read_graph_table(path: str | os.PathLike) -> GraphTable:
+    """Read the whole graph file into flat arrays (one pass over the columns)."""
+    table = pq.read_table(path)
+    numbers, node_off = flatten_list_column(table["atomic_numbers"])
+    mult, _ = flatten_list_column(table["multiplicity"])
+    src, edge_off = flatten_list_column(table["edge_src"])
+    dst, _ = flatten_list_column(table["edge_dst"])
+    vec, _ = flatten_list_column(table["edge_vec"])
+    return GraphTable(table["id"].to_pylist(), table["target"].to_numpy(), numbers, mult,
+                      node_off, src, dst, vec.reshape(-1, 3), edge_off)

@@ -1,0 +1,61 @@
+import numpy as np
+from ase.build import bulk
+
+from crystalbench.graphs import (
+    GraphSpec,
+    build_graph,
+    graph_metadata,
+    read_graph_table,
+    write_graph_table,
+)
+from crystalbench.io import read_metadata
+from crystalbench.structures import Structure
+from crystalbench.symmetry import analyse_symmetry
+
+
+def graphs_for(structures, representation, k=24):
+    spec = GraphSpec(representation, k=k)
+    return [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
+            for s in structures]
+
+
+def test_graph_parquet_round_trip_is_bit_exact(tmp_path, demo_structures):
+    for representation in ("cell", "asu"):
+        graphs = graphs_for(demo_structures, representation)
+        path = tmp_path / f"{representation}.parquet"
+        meta = graph_metadata(GraphSpec(representation), 1e-4, "demo_alloys", representation)
+        n = write_graph_table(iter(graphs), path, meta, len(graphs), row_group_size=64)
+        assert n == len(graphs)
+        table = read_graph_table(path)
+        assert len(table) == len(graphs)
+        for i, g in enumerate(graphs):
+            back = table.graph(i)
+            assert back.id == g.id and back.target == g.target
+            for name in ("atomic_numbers", "multiplicity", "edge_src", "edge_dst"):
+                assert np.array_equal(getattr(back, name), getattr(g, name)), name
+            assert back.edge_vec.tobytes() == np.asarray(g.edge_vec, np.float32).tobytes()
+        stored = read_metadata(path)
+        assert stored["spec"]["k"] == 24 and stored["symprec"] == 1e-4
+        assert {"vesin", "spglib", "numpy", "pyarrow", "crystalbench"} <= set(stored["versions"])
+
+
+def test_asu_keeps_self_loops_and_multi_edges():
+    fe = bulk("Fe", "bcc", a=2.87, cubic=True)  # 2 equivalent atoms
+    s = Structure("bcc", np.array(fe.cell[:]), fe.get_scaled_positions(), fe.numbers, 0.0)
+    (asu,) = graphs_for([s], "asu", k=8)
+    (cell,) = graphs_for([s], "cell", k=8)
+    assert asu.n_nodes == 1 and asu.multiplicity.tolist() == [2]
+    assert asu.n_edges == 8 and (asu.edge_src == 0).all() and (asu.edge_dst == 0).all()
+    assert cell.n_nodes == 2 and cell.n_edges == 16
+    assert len(np.unique(np.round(asu.edge_vec, 6), axis=0)) == 8  # distinct true vectors
+
+
+def test_asu_edges_are_the_in_edges_of_representatives(real_structures):
+    for s in real_structures[::10]:
+        sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+        cell = build_graph(s, sym, GraphSpec("cell"))
+        asu = build_graph(s, sym, GraphSpec("asu"))
+        in_degree = np.bincount(cell.edge_dst, minlength=cell.n_nodes)
+        assert asu.n_nodes == sym.n_asu
+        assert asu.n_edges == in_degree[sym.representatives].sum()
+        assert asu.multiplicity.sum() == s.n_atoms

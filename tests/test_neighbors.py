@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from ase.build import bulk
+from pymatgen.core import Lattice
+from pymatgen.core import Structure as PmgStructure
+
+from crystalbench.neighbors import knn_edges
+
+
+def pymatgen_knn(s, k: int, tol: float = 1e-6) -> dict:
+    """Independent kNN: pymatgen's periodic neighbour list, per-atom sort, ties kept."""
+    pmg = PmgStructure(Lattice(s.lattice), s.atomic_numbers, s.frac_coords)
+    radius = 6.0
+    while True:
+        centre, neighbour, images, dist = pmg.get_neighbor_list(radius)
+        edges, complete = {}, True
+        for i in range(len(pmg)):
+            mine = np.flatnonzero((centre == i) & (dist > 1e-8))
+            if len(mine) < k or np.sort(dist[mine])[k - 1] + tol >= radius:
+                complete = False
+                break
+            kth = np.sort(dist[mine])[k - 1]
+            for e in mine[dist[mine] <= kth + tol]:
+                # pymatgen's image is that of the neighbour; ours is the source image too
+                edges[(i, int(neighbour[e]), *np.round(images[e]).astype(int))] = dist[e]
+        if complete:
+            return edges
+        radius *= 1.5
+
+
+def test_knn_equals_pymatgen_on_real_structures(real_structures):
+    for s in real_structures:
+        ours = knn_edges(s.lattice, s.frac_coords, 24)
+        got = {(int(d), int(j), *map(int, sh)): x
+               for d, j, sh, x in zip(ours.dst, ours.src, ours.shift, ours.dist, strict=True)}
+        ref = pymatgen_knn(s, 24)
+        assert got.keys() == ref.keys(), s.id
+        worst = max(abs(got[key] - ref[key]) for key in ref)
+        assert worst < 1e-5, (s.id, worst)
+        # the stored vector is the true source-image -> target vector
+        assert np.allclose(np.linalg.norm(ours.vec, axis=1), ours.dist, atol=1e-10)
+
+
+@pytest.mark.parametrize(("k", "expected"), [(12, 12), (13, 18), (18, 18), (19, 42), (24, 42)])
+def test_knn_keeps_every_tie(k, expected):
+    cu = bulk("Cu", "fcc", a=3.6)  # shells of 12, 6, 24 neighbours
+    edges = knn_edges(np.array(cu.cell[:]), cu.get_scaled_positions(), k)
+    assert len(edges.dst) == expected
+
+
+def test_knn_vector_direction():
+    lattice = np.eye(3) * 10.0
+    frac = np.array([[0.0, 0.0, 0.0], [0.15, 0.0, 0.0]])
+    edges = knn_edges(lattice, frac, 1)
+    into_0 = edges.select(edges.dst == 0)
+    assert into_0.src.tolist() == [1]
+    assert np.allclose(into_0.vec, [[-1.5, 0.0, 0.0]])  # from atom 1 to atom 0
+
+
+def test_knn_reaches_beyond_vacuum():
+    """A 2D slab with 20 Å vacuum still gets k neighbours (the radius grows)."""
+    lattice = np.diag([2.5, 2.5, 25.0])
+    edges = knn_edges(lattice, np.zeros((1, 3)), 24)
+    assert len(edges.dst) >= 24
