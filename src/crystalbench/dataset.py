@@ -10,13 +10,15 @@ from crystalbench.graphs import CrystalGraph, GraphTable
 
 
 def to_data(graph: CrystalGraph, dtype: torch.dtype = torch.float32) -> Data:
-    """Convert one crystal graph; ``edge_index`` rows are (source, target)."""
+    """Convert one crystal graph; ``edge_index`` rows are (source, target).
+
+    Arrays are copied: those of a graph table are read-only views of Arrow buffers.
+    """
     return Data(
-        z=torch.as_tensor(np.asarray(graph.atomic_numbers, dtype=np.int64)),
-        multiplicity=torch.as_tensor(np.asarray(graph.multiplicity), dtype=dtype),
-        edge_index=torch.as_tensor(
-            np.stack([graph.edge_src, graph.edge_dst]).astype(np.int64)),
-        edge_vec=torch.as_tensor(np.asarray(graph.edge_vec), dtype=dtype),
+        z=torch.tensor(np.asarray(graph.atomic_numbers), dtype=torch.long),
+        multiplicity=torch.tensor(np.asarray(graph.multiplicity), dtype=dtype),
+        edge_index=torch.tensor(np.stack([graph.edge_src, graph.edge_dst]), dtype=torch.long),
+        edge_vec=torch.tensor(np.asarray(graph.edge_vec), dtype=dtype),
         y=torch.tensor([graph.target], dtype=dtype),
         num_nodes=graph.n_nodes,
     )

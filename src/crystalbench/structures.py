@@ -71,11 +71,13 @@ def rejection_reason(s: Structure, min_distance: float = DEFAULT_MIN_DISTANCE) -
         bad = int(np.flatnonzero(~np.isfinite(frac).all(axis=1))[0])
         return f"atom {bad} has NaN or infinite coordinates"
     if numbers.min() < 1 or numbers.max() > 118:
-        return f"atomic numbers outside 1..118: {sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))}"
+        bad_z = sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))
+        return f"atomic numbers outside 1..118: {bad_z}"
     lengths = np.linalg.norm(lattice, axis=1)
     volume = abs(np.linalg.det(lattice))
     if lengths.min() <= 0 or volume <= 1e-6 * lengths.prod():
-        return f"singular lattice (volume {volume:.3g} Å^3 for cell vector lengths {np.round(lengths, 4).tolist()})"
+        return (f"singular lattice (volume {volume:.3g} Å^3 for cell vector lengths "
+                f"{np.round(lengths, 4).tolist()})")
     if not np.isfinite(s.target):
         return "target is NaN or infinite"
     pairs = close_pairs(lattice, frac, min_distance)
@@ -118,8 +120,10 @@ def structures_to_table(structures: Sequence[Structure], target_name: str = "tar
     columns = {
         "id": pa.array([s.id for s in structures], pa.string()),
         "lattice": fixed_array(cat((s.lattice for s in structures), np.float64, 9), 3, 3),
-        "frac_coords": list_array(cat((s.frac_coords for s in structures), np.float64, 3), offsets, 3),
-        "atomic_numbers": list_array(cat((s.atomic_numbers for s in structures), np.int8, 1), offsets),
+        "frac_coords": list_array(
+            cat((s.frac_coords for s in structures), np.float64, 3), offsets, 3),
+        "atomic_numbers": list_array(
+            cat((s.atomic_numbers for s in structures), np.int8, 1), offsets),
         target_name: pa.array([float(s.target) for s in structures], pa.float64()),
     }
     extra_keys = sorted({k for s in structures for k in s.extra})

@@ -1,0 +1,192 @@
+"""Train one model on one fold of one graph table; write predictions, metrics and checkpoints.
+
+Protocol: train on every fold but ``fold``, test on ``fold``; targets standardised with the
+training ids' mean and standard deviation; MAE loss on standardised targets; Adam with a
+learning rate decaying linearly per step; no early stopping (last-epoch weights), as in the
+reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkpoint_every``
+epochs, so an interrupted job continues where it stopped and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from crystalbench import __version__
+from crystalbench.dataset import batches, table_to_data
+from crystalbench.graphs import read_graph_table
+from crystalbench.io import atomic_path, write_json, write_parquet, write_text
+from crystalbench.models import build_model, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; defaults are the reference coGN budget."""
+
+    epochs: int = 800
+    batch_size: int = 64
+    lr: float = 5e-4
+    lr_end: float = 1e-5
+    seed: int = 0
+    checkpoint_every: int = 10
+
+
+def pick_device(requested: str) -> torch.device:
+    """'auto' means CUDA when present, else CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE and R^2 of predictions against targets."""
+    err = pred - y
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "r2": float(1 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
+    }
+
+
+def _save_torch(obj: Any, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def train_fold(
+    graphs_path: str | os.PathLike, splits_path: str | os.PathLike, fold: int,
+    architecture: str, model_params: dict[str, Any], train_cfg: TrainConfig,
+    out_dir: str | os.PathLike, device: str = "auto", threads: int = 1,
+) -> dict[str, Any]:
+    """Run one training job and write its outputs into ``out_dir``; returns the metrics."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(train_cfg.seed)
+
+    table = read_graph_table(graphs_path)
+    split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
+    missing = set(table.ids) - set(split.index)
+    if missing:
+        raise ValueError(f"{len(missing)} graph ids have no fold in {splits_path}, "
+                         f"e.g. {sorted(missing)[:3]}")
+    folds = split.loc[table.ids].to_numpy()
+    train_idx = np.flatnonzero(folds != fold)
+    test_idx = np.flatnonzero(folds == fold)
+    if len(train_idx) == 0 or len(test_idx) == 0:
+        raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} test ids")
+    mean = float(table.targets[train_idx].mean())
+    std = float(table.targets[train_idx].std()) or 1.0
+    data = table_to_data(table)
+    for d in data:
+        d.y = (d.y - mean) / std
+
+    model = build_model(architecture, model_params).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+    steps_per_epoch = -(-len(train_idx) // train_cfg.batch_size)
+    total_steps = train_cfg.epochs * steps_per_epoch
+    end_factor = train_cfg.lr_end / train_cfg.lr
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    resume_path = out / "resume.pt"
+    if resume_path.exists():
+        state = torch.load(resume_path, map_location=dev, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = [dict(zip(state["history_columns"], row, strict=True))
+                   for row in state["history"].tolist()]
+        for h in history:
+            h["epoch"] = int(h["epoch"])
+        start_epoch = int(state["epoch"])
+        log.info("resuming %s from epoch %d", out, start_epoch)
+
+    log.info("training %s on %s fold %d: %d train, %d test graphs, %d parameters, device %s",
+             architecture, graphs_path, fold, len(train_idx), len(test_idx),
+             count_parameters(model), dev)
+    for epoch in range(start_epoch, train_cfg.epochs):
+        model.train()
+        tic = time.perf_counter()
+        rng = np.random.default_rng([train_cfg.seed, epoch])
+        loss_sum, n_seen = 0.0, 0
+        for batch in batches(data, train_idx, train_cfg.batch_size, rng):
+            batch = batch.to(dev)
+            optimizer.zero_grad()
+            loss = torch.nn.functional.l1_loss(model(batch).squeeze(-1), batch.y)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item() * batch.num_graphs
+            n_seen += batch.num_graphs
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - tic
+        history.append({"epoch": epoch + 1, "train_mae_std": loss_sum / n_seen,
+                        "lr": scheduler.get_last_lr()[0], "seconds": seconds})
+        if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
+            log.info("epoch %d/%d: train MAE (standardised) %.4f, %.2f s",
+                     epoch + 1, train_cfg.epochs, history[-1]["train_mae_std"], seconds)
+        if (epoch + 1) % train_cfg.checkpoint_every == 0 and epoch + 1 < train_cfg.epochs:
+            columns = list(history[0])
+            _save_torch({
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
+                "history_columns": columns,
+                "history": torch.tensor([[h[c] for c in columns] for h in history],
+                                        dtype=torch.float64),
+            }, resume_path)
+
+    model.eval()
+    preds = []
+    tic = time.perf_counter()
+    with torch.no_grad():
+        for batch in batches(data, test_idx, train_cfg.batch_size, None):
+            preds.append(model(batch.to(dev)).squeeze(-1).double().cpu().numpy())
+    predict_seconds = time.perf_counter() - tic
+    pred = np.concatenate(preds) * std + mean
+    y = table.targets[test_idx]
+    metrics = regression_metrics(y, pred) | {
+        "epochs": train_cfg.epochs,
+        "seconds_per_epoch": statistics.median(h["seconds"] for h in history),
+        "train_seconds": sum(h["seconds"] for h in history),
+        "predict_seconds": predict_seconds,
+        "parameters": count_parameters(model),
+        "device": str(dev), "threads": threads, "fold": fold,
+        "n_train": len(train_idx), "n_test": len(test_idx),
+        "mean_nodes": float(table.n_nodes.mean()), "mean_edges": float(table.n_edges.mean()),
+        "target_mean": mean, "target_std": std, "torch": torch.__version__,
+        "crystalbench": __version__,
+    }
+    ids = [table.ids[i] for i in test_idx]
+    write_parquet(pa.Table.from_pandas(pd.DataFrame(
+        {"id": ids, "fold": fold, "target": y, "prediction": pred}), preserve_index=False),
+        out / "predictions.parquet", {"fold": fold})
+    write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
+    _save_torch({"model": model.state_dict(), "architecture": architecture,
+                 "model_params": json.dumps(model_params), "target_mean": mean,
+                 "target_std": std}, out / "checkpoint.pt")
+    write_json(out / "metrics.json", metrics)
+    resume_path.unlink(missing_ok=True)
+    log.info("fold %d test MAE %.5f (RMSE %.5f, R2 %.4f)", fold, metrics["mae"],
+             metrics["rmse"], metrics["r2"])
+    return metrics

@@ -1,0 +1,91 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from crystalbench import train as train_module
+from crystalbench.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+from crystalbench.splits import write_splits
+from crystalbench.symmetry import analyse_symmetry
+from crystalbench.train import TrainConfig, regression_metrics, train_fold
+
+PARAMS = {"width": 16, "blocks": 2, "edge_mlp_depth": 2, "node_mlp_depth": 1}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, demo_structures):
+    folder = tmp_path_factory.mktemp("train")
+    structures = demo_structures[::3]
+    spec = GraphSpec("asu")
+    graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
+              for s in structures]
+    write_graph_table(iter(graphs), folder / "g.parquet",
+                      graph_metadata(spec, 1e-4, "demo", "asu"), len(graphs))
+    write_splits([s.id for s in structures], folder / "s.parquet")
+    return folder / "g.parquet", folder / "s.parquet"
+
+
+def run(inputs, out, epochs=4, every=1):
+    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, seed=3, checkpoint_every=every)
+    return train_fold(*inputs, 1, "cogn", PARAMS, cfg, out)
+
+
+def weights(out):
+    return torch.load(out / "checkpoint.pt", weights_only=True)["model"]
+
+
+def test_outputs_and_metrics(inputs, tmp_path):
+    metrics = run(inputs, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "predictions.parquet", "metrics.json", "history.csv", "checkpoint.pt"}
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    preds = pq.read_table(tmp_path / "predictions.parquet").to_pandas()
+    folds = pq.read_table(inputs[1]).to_pandas()
+    assert sorted(preds["id"]) == sorted(folds.loc[folds["fold"] == 1, "id"])
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(preds["prediction"] - preds["target"])))
+    assert len(pd.read_csv(tmp_path / "history.csv")) == 4
+    for key in ("rmse", "r2", "epochs", "seconds_per_epoch", "parameters", "device"):
+        assert key in metrics
+
+
+def test_cpu_runs_are_bit_reproducible(inputs, tmp_path):
+    run(inputs, tmp_path / "a")
+    run(inputs, tmp_path / "b")
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_interrupted_run_resumes_to_the_same_weights(inputs, tmp_path, monkeypatch):
+    run(inputs, tmp_path / "straight", epochs=6, every=2)
+    original = train_module.batches
+    calls = {"n": 0}
+
+    def dying(data, indices, batch_size, rng):
+        if rng is not None:
+            calls["n"] += 1
+            if calls["n"] == 4:  # during the 4th epoch: the checkpoint after epoch 2 exists
+                raise KeyboardInterrupt
+        return original(data, indices, batch_size, rng)
+
+    monkeypatch.setattr(train_module, "batches", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(inputs, tmp_path / "resumed", epochs=6, every=2)
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+    assert (tmp_path / "resumed" / "resume.pt").exists()
+    monkeypatch.setattr(train_module, "batches", original)
+    run(inputs, tmp_path / "resumed", epochs=6, every=2)
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "resumed" / "resume.pt").exists()
+    history = pd.read_csv(tmp_path / "resumed" / "history.csv")
+    assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_regression_metrics_by_hand():
+    m = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]))
+    assert m["mae"] == pytest.approx(0.5)
+    assert m["rmse"] == pytest.approx(np.sqrt(1.25 / 3))
+    assert m["r2"] == pytest.approx(1 - 1.25 / 2.0)
