@@ -1,0 +1,27 @@
+# crystalbench: structures -> symmetry -> graphs -> training -> study tables and figures.
+# Paper configuration by default; the offline demo with --configfile config/demo.yaml.
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/symmetry.smk"
+include: "workflow/rules/graphs.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    default_target: True
+    input:
+        study_outputs(),

@@ -1,0 +1,3 @@
+from crystalbench.cli import main
+
+main()

@@ -1,0 +1,162 @@
+"""``crystalbench <step>``: the command line each Snakemake rule calls (one small module each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger("crystalbench")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from crystalbench.demo import generate_demo_alloys
+    from crystalbench.structures import write_structure_table
+
+    kept, rejected = write_structure_table(
+        generate_demo_alloys(args.seed), args.out, args.rejects,
+        {"dataset": "demo_alloys", "generator": "crystalbench.demo", "seed": args.seed,
+         "target": "EMT energy per atom (eV/atom)"}, args.min_distance)
+    log.info("demo_alloys: %d kept, %d rejected", kept, rejected)
+
+
+def cmd_symmetry(args: argparse.Namespace) -> None:
+    from crystalbench.structures import read_structure_table
+    from crystalbench.symmetry import write_symmetry_table
+
+    write_symmetry_table(read_structure_table(args.structures), args.out, args.symprec)
+
+
+def cmd_splits(args: argparse.Namespace) -> None:
+    import pyarrow.parquet as pq
+
+    from crystalbench.splits import write_splits
+
+    ids = pq.read_table(args.structures, columns=["id"])["id"].to_pylist()
+    write_splits(ids, args.out, args.folds, args.seed)
+
+
+def cmd_graphs(args: argparse.Namespace) -> None:
+    from crystalbench.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+    from crystalbench.io import read_metadata
+    from crystalbench.structures import read_structure_table
+    from crystalbench.symmetry import read_symmetry_table
+
+    spec = GraphSpec.from_config(json.loads(args.spec))
+    structures = read_structure_table(args.structures)
+    symmetry = read_symmetry_table(args.symmetry)
+    missing = [s.id for s in structures if s.id not in symmetry]
+    if missing:
+        raise SystemExit(f"{args.symmetry}: no symmetry row for {len(missing)} structures, "
+                         f"e.g. {missing[:3]}")
+    symprec = read_metadata(args.symmetry)["symprec"]
+    graphs = (build_graph(s, symmetry[s.id], spec) for s in structures)
+    n = write_graph_table(graphs, args.out, graph_metadata(spec, symprec, args.dataset,
+                                                           args.name), len(structures))
+    log.info("%s: %d graphs written", args.out, n)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from crystalbench.train import TrainConfig, train_fold
+
+    model = json.loads(args.model)
+    train_fold(args.graphs, args.splits, args.fold, model["architecture"], model["params"],
+               TrainConfig(**model["train"]), args.out_dir, args.device, args.threads)
+
+
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    from crystalbench.aggregate import write_study_table
+    from crystalbench.plots import bar_chart, parity_plot
+
+    study = json.loads(args.study)
+    units = json.loads(args.units)
+    quantities = json.loads(args.quantities)
+    title = study.get("title", args.name)
+    summary = write_study_table(args.metrics, args.table_md, args.table_csv, title,
+                                study.get("baseline"), units)
+    parity_plot(args.predictions, args.parity, title, quantities)
+    bar_chart(summary, args.bars, title, units)
+
+
+def cmd_bench_graphs(args: argparse.Namespace) -> None:
+    from crystalbench.bench import bench_graphs
+
+    bench_graphs(args.data_dir, args.k, args.symprec)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crystalbench", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("demo", help="generate the offline demo dataset demo_alloys")
+    s.add_argument("--out", required=True)
+    s.add_argument("--rejects", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--min-distance", type=float, default=0.5)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("symmetry", help="spglib orbits and symmetrised cells")
+    s.add_argument("--structures", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--symprec", type=float, default=1e-4)
+    s.set_defaults(func=cmd_symmetry)
+
+    s = sub.add_parser("splits", help="KFold split table (id -> fold)")
+    s.add_argument("--structures", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--seed", type=int, default=18012019)
+    s.set_defaults(func=cmd_splits)
+
+    s = sub.add_parser("graphs", help="build and cache cell or ASU graphs")
+    s.add_argument("--structures", required=True)
+    s.add_argument("--symmetry", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--spec", required=True, help="graph spec as JSON")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--name", required=True)
+    s.set_defaults(func=cmd_graphs)
+
+    s = sub.add_parser("train", help="train one model on one fold")
+    s.add_argument("--graphs", required=True)
+    s.add_argument("--splits", required=True)
+    s.add_argument("--fold", type=int, required=True)
+    s.add_argument("--model", required=True, help="model config as JSON")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("aggregate", help="study table and figures")
+    s.add_argument("--name", required=True)
+    s.add_argument("--study", required=True, help="study config as JSON")
+    s.add_argument("--units", default="{}", help="JSON dataset -> unit")
+    s.add_argument("--quantities", default="{}", help="JSON dataset -> quantity label")
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--predictions", nargs="+", required=True)
+    s.add_argument("--table-md", required=True)
+    s.add_argument("--table-csv", required=True)
+    s.add_argument("--parity", nargs="+", required=True)
+    s.add_argument("--bars", nargs="+", required=True)
+    s.set_defaults(func=cmd_aggregate)
+
+    s = sub.add_parser("bench-graphs", help="benchmark: ASU vs cell kNN graph building speed")
+    s.add_argument("--data-dir", default="../shared/data/matbench")
+    s.add_argument("--k", type=int, default=24)
+    s.add_argument("--symprec", type=float, default=1e-4)
+    s.set_defaults(func=cmd_bench_graphs)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

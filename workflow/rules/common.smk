@@ -1,0 +1,71 @@
+# Config validation, wildcard constraints and target lists (functions only, no rules).
+import json
+import re
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+
+def _choice(names):
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+def check_studies():
+    """Every study must name datasets, models and graphs that the config defines."""
+    for name, study in config["studies"].items():
+        for key in ("datasets", "models", "graphs"):
+            unknown = set(study[key]) - set(config[key])
+            if unknown:
+                raise ValueError(f"study {name!r}: unknown {key} {sorted(unknown)}")
+        if study.get("baseline") and study["baseline"] not in study["graphs"]:
+            raise ValueError(
+                f"study {name!r}: baseline {study['baseline']!r} not in its graphs"
+            )
+
+
+check_studies()
+
+
+wildcard_constraints:
+    dataset=_choice(config["datasets"]),
+    graph=_choice(config["graphs"]),
+    model=_choice(config["models"]),
+    study=_choice(config["studies"]),
+    fold=r"\d+",
+
+
+def study_runs(study, filename):
+    """Files of every training run a study aggregates."""
+    s = config["studies"][study]
+    return [
+        f"results/runs/{d}/{m}/{g}/fold{k}/{filename}"
+        for d in s["datasets"]
+        for m in s["models"]
+        for g in s["graphs"]
+        for k in range(config["folds"])
+    ]
+
+
+def study_outputs():
+    """Tables and figures of every study: the default target."""
+    out = []
+    for study in config["studies"]:
+        out += [f"results/tables/{study}.md", f"results/tables/{study}.csv"]
+        out += [
+            f"results/figures/{study}_{kind}.{ext}"
+            for kind in ("parity", "bars")
+            for ext in ("png", "svg")
+        ]
+    return out
+
+
+def as_json(section):
+    """A params function passing one named config entry to the CLI as JSON."""
+    key = {"graphs": "graph", "models": "model", "studies": "study"}[section]
+    return lambda wc: json.dumps(config[section][getattr(wc, key)])
+
+
+def dataset_field(field):
+    """JSON map dataset -> one field of its config (units, quantity labels)."""
+    return json.dumps({d: c[field] for d, c in config["datasets"].items()})

@@ -1,0 +1,16 @@
+rule symmetry:
+    input:
+        "results/structures/{dataset}.parquet",
+    output:
+        "results/symmetry/{dataset}.parquet",
+    log:
+        "results/logs/symmetry/{dataset}.log",
+    benchmark:
+        "results/benchmarks/symmetry/{dataset}.tsv"
+    conda:
+        "../../envs/crystalbench.yaml"
+    params:
+        symprec=config.get("symprec", 1e-4),
+    shell:
+        "crystalbench symmetry --structures {input:q} --out {output:q} "
+        "--symprec {params.symprec} > {log:q} 2>&1"

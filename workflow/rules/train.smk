@@ -1,0 +1,28 @@
+rule train:
+    input:
+        graphs="results/graphs/{dataset}/{graph}.parquet",
+        splits="results/splits/{dataset}.parquet",
+    output:
+        predictions="results/runs/{dataset}/{model}/{graph}/fold{fold}/predictions.parquet",
+        metrics="results/runs/{dataset}/{model}/{graph}/fold{fold}/metrics.json",
+        history="results/runs/{dataset}/{model}/{graph}/fold{fold}/history.csv",
+        checkpoint="results/runs/{dataset}/{model}/{graph}/fold{fold}/checkpoint.pt",
+    log:
+        "results/logs/train/{dataset}/{model}/{graph}/fold{fold}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{model}/{graph}/fold{fold}.tsv"
+    conda:
+        "../../envs/crystalbench.yaml"
+    threads: config["train"].get("threads", 1)
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=600,
+    params:
+        model=as_json("models"),
+        device=config["train"].get("device", "auto"),
+        out_dir=subpath(output.metrics, parent=True),
+    shell:
+        "crystalbench train --graphs {input.graphs:q} --splits {input.splits:q} "
+        "--fold {wildcards.fold} --model {params.model:q} --out-dir {params.out_dir:q} "
+        "--device {params.device} --threads {threads} > {log:q} 2>&1"
