@@ -1,0 +1,26 @@
+"""The README's quick start is the contract with newcomers and CI: keep them in step."""
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def quick_start_lines() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section)
+
+
+def test_quick_start_has_exactly_two_lines():
+    demo, tests = quick_start_lines()
+    assert "snakemake --cores all --configfile config/demo.yaml" in demo
+    assert "--report results/report.html" in demo
+    assert tests.endswith("pytest")
+    assert demo.index("torch==2.13.0") < demo.index("pip install -e .")
+
+
+def test_ci_runs_the_readme_test_line_verbatim():
+    _, tests = quick_start_lines()
+    ci = (REPO / ".ci/run").read_text().splitlines()
+    assert ci[-1] == tests
