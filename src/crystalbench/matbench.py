@@ -1,32 +1,45 @@
-"""Read MatBench v0.1 dataset files (the official gzipped pandas 'split' JSON) into structures.
+"""MatBench v0.1: dataset files, task metadata and official folds.
 
 Row i of task ``matbench_<name>`` has the id ``mb-<name>-<i+1>``, zero-padded to the number of
-digits of the row count: the same ids matbench's own ``MatbenchTask`` uses.
+digits of the row count, as matbench's own loader assigns it. Task metadata and folds come from
+the files that ship inside the ``matbench`` package (installed with ``--no-deps``: matbench 0.6
+pins scipy 1.7.3 and matminer 0.7.4, which do not install on Python 3.11).
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.resources
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from pymatgen.core import Structure as PmgStructure
 
 from crystalbench.structures import Structure
 
+STRUCTURE_TASKS = (
+    "matbench_dielectric", "matbench_jdft2d", "matbench_log_gvrh", "matbench_log_kvrh",
+    "matbench_mp_e_form", "matbench_mp_gap", "matbench_mp_is_metal", "matbench_perovskites",
+    "matbench_phonons",
+)
+
 
 def matbench_id(task: str, row: int, n_rows: int) -> str:
     """The official MatBench id of 0-based ``row`` in ``task`` (e.g. mb-jdft2d-001)."""
-    short = task.removeprefix("matbench_")
-    return f"mb-{short}-{row + 1:0{len(str(n_rows))}d}"
+    prefix = task.replace("matbench", "mb").replace("_", "-")
+    return f"{prefix}-{row + 1:0{len(str(n_rows))}d}"
 
 
 def from_pymatgen(sid: str, structure: PmgStructure, target: float) -> Structure:
-    """Convert an ordered pymatgen structure; disordered sites are an error naming ``sid``."""
+    """Convert an ordered pymatgen structure; a disordered one becomes a reject."""
     if not structure.is_ordered:
-        raise ValueError(f"structure {sid!r}: disordered sites are not supported")
+        return Structure(sid, np.eye(3), np.zeros((0, 3)), np.zeros(0, dtype=np.int64),
+                         float(target), problem="disordered sites are not supported")
     return Structure(
         id=sid,
         lattice=np.array(structure.lattice.matrix, dtype=np.float64),
@@ -51,3 +64,34 @@ def read_matbench_json(path: str | os.PathLike) -> list[Structure]:
         from_pymatgen(matbench_id(task, i, n), PmgStructure.from_dict(row[s_col]), row[t_col])
         for i, row in enumerate(data["data"])
     ]
+
+
+@lru_cache(maxsize=2)
+def _package_json(name: str) -> dict[str, Any]:
+    return json.loads((importlib.resources.files("matbench") / name).read_text())
+
+
+def task_metadata(task: str) -> dict[str, Any]:
+    """target, task_type (regression/classification), unit and n_samples of a task."""
+    meta = _package_json("matbench_v0.1_dataset_metadata.json")
+    if task not in meta:
+        raise KeyError(f"{task!r} is not a MatBench v0.1 task")
+    return {k: meta[task][k] for k in ("target", "task_type", "unit", "n_samples")}
+
+
+def official_folds(task: str) -> pd.DataFrame:
+    """id -> fold in which the id is a test id, from matbench_v0.1_validation.json."""
+    splits = _package_json("matbench_v0.1_validation.json")["splits"][task]
+    rows = []
+    all_ids: set[str] = set()
+    for key in sorted(splits, key=lambda k: int(k.split("_")[1])):
+        fold = int(key.split("_")[1])
+        test, train = splits[key]["test"], splits[key]["train"]
+        if set(test) & set(train):
+            raise ValueError(f"{task} {key}: train and test overlap")
+        all_ids |= set(test) | set(train)
+        rows += [(sid, fold) for sid in test]
+    frame = pd.DataFrame(rows, columns=["id", "fold"])
+    if frame["id"].duplicated().any() or set(frame["id"]) != all_ids:
+        raise ValueError(f"{task}: the test folds do not partition the ids")
+    return frame

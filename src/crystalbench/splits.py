@@ -26,6 +26,19 @@ def kfold_assignments(
     return pd.DataFrame({"id": list(ids), "fold": folds})
 
 
+def write_matbench_splits(task: str, ids: Sequence[str], path: str | os.PathLike) -> None:
+    """Write the official folds of ``task``; every structure id must have one."""
+    from crystalbench.matbench import official_folds
+
+    folds = official_folds(task)
+    unknown = sorted(set(ids) - set(folds["id"]))
+    if unknown:
+        raise ValueError(f"{task}: {len(unknown)} ids are in no official fold, e.g. {unknown[:3]}")
+    table = pa.Table.from_pandas(folds, preserve_index=False)
+    write_parquet(table, path, {"protocol": "matbench_v0.1", "task": task,
+                                "n_folds": int(folds["fold"].nunique())})
+
+
 def write_splits(
     ids: Sequence[str], path: str | os.PathLike, n_folds: int = 5, seed: int = MATBENCH_SEED
 ) -> None:

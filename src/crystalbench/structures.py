@@ -40,6 +40,7 @@ class Structure:
     atomic_numbers: np.ndarray  # (n,) int
     target: float = float("nan")
     extra: dict[str, Any] = field(default_factory=dict)
+    problem: str = ""  # set by a reader that could not convert the input faithfully
 
     @property
     def n_atoms(self) -> int:
@@ -56,6 +57,8 @@ class InvalidStructureError(ValueError):
 
 def rejection_reason(s: Structure, min_distance: float = DEFAULT_MIN_DISTANCE) -> str | None:
     """Return why ``s`` cannot be processed, or None when it is fine."""
+    if s.problem:
+        return s.problem
     lattice = np.asarray(s.lattice, dtype=float)
     frac = np.asarray(s.frac_coords, dtype=float)
     numbers = np.asarray(s.atomic_numbers)
