@@ -10,7 +10,7 @@ from crystalbench import train as train_module
 from crystalbench.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
 from crystalbench.splits import write_splits
 from crystalbench.symmetry import analyse_symmetry
-from crystalbench.train import TrainConfig, regression_metrics, train_fold
+from crystalbench.train import TrainConfig, train_fold
 
 PARAMS = {"width": 16, "blocks": 2, "edge_mlp_depth": 2, "node_mlp_depth": 1}
 
@@ -84,8 +84,22 @@ def test_interrupted_run_resumes_to_the_same_weights(inputs, tmp_path, monkeypat
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
-def test_regression_metrics_by_hand():
-    m = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0]))
-    assert m["mae"] == pytest.approx(0.5)
-    assert m["rmse"] == pytest.approx(np.sqrt(1.25 / 3))
-    assert m["r2"] == pytest.approx(1 - 1.25 / 2.0)
+def test_classification_trains_on_logits_and_predicts_probabilities(tmp_path, demo_structures):
+    structures = demo_structures[::3]
+    median = np.median([s.target for s in structures])
+    spec = GraphSpec("asu")
+    graphs = []
+    for s in structures:
+        g = build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
+        g.target = float(s.target > median)
+        graphs.append(g)
+    meta = graph_metadata(spec, 1e-4, "demo", "asu") | {
+        "dataset_info": {"task_type": "classification", "verified": False}}
+    write_graph_table(iter(graphs), tmp_path / "g.parquet", meta, len(graphs))
+    write_splits([s.id for s in structures], tmp_path / "s.parquet")
+    metrics = train_fold(tmp_path / "g.parquet", tmp_path / "s.parquet", 0, "cogn", PARAMS,
+                         TrainConfig(epochs=3, batch_size=16, lr=1e-3), tmp_path / "run")
+    preds = pq.read_table(tmp_path / "run" / "predictions.parquet").to_pandas()
+    assert preds["prediction"].between(0, 1).all() and set(preds["target"]) <= {0.0, 1.0}
+    assert {"rocauc", "rocauc_probability", "accuracy", "f1"} <= set(metrics)
+    assert metrics["task_type"] == "classification" and metrics["data_verified"] is False

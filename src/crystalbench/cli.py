@@ -10,6 +10,9 @@ from collections.abc import Sequence
 
 log = logging.getLogger("crystalbench")
 
+# what the structure table says about its dataset, carried into graphs, runs and tables
+DATASET_INFO = ("task_type", "unit", "target", "verified", "sha256")
+
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from crystalbench.demo import generate_demo_alloys
@@ -18,8 +21,31 @@ def cmd_demo(args: argparse.Namespace) -> None:
     kept, rejected = write_structure_table(
         generate_demo_alloys(args.seed), args.out, args.rejects,
         {"dataset": "demo_alloys", "generator": "crystalbench.demo", "seed": args.seed,
-         "target": "EMT energy per atom (eV/atom)"}, args.min_distance)
+         "target": "EMT energy per atom", "unit": "eV/atom", "task_type": "regression",
+         "verified": True}, args.min_distance)
     log.info("demo_alloys: %d kept, %d rejected", kept, rejected)
+
+
+def cmd_fetch(args: argparse.Namespace) -> None:
+    from crystalbench.download import fetch_dataset
+
+    result = fetch_dataset(args.task, args.out, args.record, args.local_dir,
+                           args.allow_unverified)
+    log.info("%s: sha256 %s, verified %s", args.task, result["sha256"], result["verified"])
+
+
+def cmd_matbench_structures(args: argparse.Namespace) -> None:
+    from crystalbench.matbench import read_matbench_json, task_metadata
+    from crystalbench.structures import write_structure_table
+
+    record = json.loads(open(args.record).read())
+    meta = task_metadata(args.task)
+    kept, rejected = write_structure_table(
+        read_matbench_json(args.dataset_file), args.out, args.rejects,
+        {"dataset": args.task, "target": meta["target"], "unit": meta["unit"],
+         "task_type": meta["task_type"], "sha256": record["sha256"],
+         "verified": record["verified"]}, args.min_distance)
+    log.info("%s: %d kept, %d rejected", args.task, kept, rejected)
 
 
 def cmd_symmetry(args: argparse.Namespace) -> None:
@@ -35,7 +61,12 @@ def cmd_splits(args: argparse.Namespace) -> None:
     from crystalbench.splits import write_splits
 
     ids = pq.read_table(args.structures, columns=["id"])["id"].to_pylist()
-    write_splits(ids, args.out, args.folds, args.seed)
+    if args.matbench_task:
+        from crystalbench.splits import write_matbench_splits
+
+        write_matbench_splits(args.matbench_task, ids, args.out)
+    else:
+        write_splits(ids, args.out, args.folds, args.seed)
 
 
 def cmd_graphs(args: argparse.Namespace) -> None:
@@ -53,8 +84,10 @@ def cmd_graphs(args: argparse.Namespace) -> None:
                          f"e.g. {missing[:3]}")
     symprec = read_metadata(args.symmetry)["symprec"]
     graphs = (build_graph(s, symmetry[s.id], spec) for s in structures)
-    n = write_graph_table(graphs, args.out, graph_metadata(spec, symprec, args.dataset,
-                                                           args.name), len(structures))
+    metadata = graph_metadata(spec, symprec, args.dataset, args.name)
+    source = read_metadata(args.structures)
+    metadata["dataset_info"] = {k: source[k] for k in DATASET_INFO if k in source}
+    n = write_graph_table(graphs, args.out, metadata, len(structures))
     log.info("%s: %d graphs written", args.out, n)
 
 
@@ -80,6 +113,22 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     bar_chart(summary, args.bars, title, units)
 
 
+def cmd_matbench_table(args: argparse.Namespace) -> None:
+    from crystalbench.matbench_table import write_matbench_table
+
+    write_matbench_table(args.metrics, args.reference_scores, args.reference_results, args.md,
+                         args.csv)
+
+
+def cmd_matbench_submission(args: argparse.Namespace) -> None:
+    from crystalbench import __version__
+    from crystalbench.submission import write_submission
+
+    write_submission(args.predictions, args.data_dir, args.out, args.scores, {
+        "algorithm": f"crystalbench {args.model} on {args.graph}",
+        "crystalbench_version": __version__, "model": args.model, "graph": args.graph})
+
+
 def cmd_bench_graphs(args: argparse.Namespace) -> None:
     from crystalbench.bench import bench_graphs
 
@@ -98,6 +147,24 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--min-distance", type=float, default=0.5)
     s.set_defaults(func=cmd_demo)
 
+    s = sub.add_parser("fetch", help="download or copy a MatBench file and verify its sha256")
+    s.add_argument("--task", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--record", required=True, help="verification record (JSON) to write")
+    s.add_argument("--local-dir", help="folder with official .json.gz files (offline)")
+    s.add_argument("--allow-unverified", action="store_true",
+                   help="accept a hash mismatch; every table then flags the task")
+    s.set_defaults(func=cmd_fetch)
+
+    s = sub.add_parser("matbench-structures", help="structure table of a MatBench task")
+    s.add_argument("--task", required=True)
+    s.add_argument("--dataset-file", required=True)
+    s.add_argument("--record", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--rejects", required=True)
+    s.add_argument("--min-distance", type=float, default=0.5)
+    s.set_defaults(func=cmd_matbench_structures)
+
     s = sub.add_parser("symmetry", help="spglib orbits and symmetrised cells")
     s.add_argument("--structures", required=True)
     s.add_argument("--out", required=True)
@@ -109,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--seed", type=int, default=18012019)
+    s.add_argument("--matbench-task", help="use this task's official MatBench v0.1 folds")
     s.set_defaults(func=cmd_splits)
 
     s = sub.add_parser("graphs", help="build and cache cell or ASU graphs")
@@ -142,6 +210,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--parity", nargs="+", required=True)
     s.add_argument("--bars", nargs="+", required=True)
     s.set_defaults(func=cmd_aggregate)
+
+    s = sub.add_parser("matbench-table", help="MatBench table next to the paper's scores")
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--reference-scores", required=True)
+    s.add_argument("--reference-results", help="the paper's results.json.gz (per-fold)")
+    s.add_argument("--md", required=True)
+    s.add_argument("--csv", required=True)
+    s.set_defaults(func=cmd_matbench_table)
+
+    s = sub.add_parser("matbench-submission", help="results.json.gz via matbench's record")
+    s.add_argument("--predictions", nargs="+", required=True)
+    s.add_argument("--data-dir", required=True, help="folder of the verified dataset files")
+    s.add_argument("--model", required=True)
+    s.add_argument("--graph", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--scores", required=True)
+    s.set_defaults(func=cmd_matbench_submission)
 
     s = sub.add_parser("bench-graphs", help="benchmark: ASU vs cell kNN graph building speed")
     s.add_argument("--data-dir", default="../shared/data/matbench")

@@ -1,7 +1,8 @@
 """Train one model on one fold of one graph table; write predictions, metrics and checkpoints.
 
-Protocol: train on every fold but ``fold``, test on ``fold``; targets standardised with the
-training ids' mean and standard deviation; MAE loss on standardised targets; Adam with a
+Protocol: train on every fold but ``fold``, test on ``fold``. Regression: targets standardised
+with the training ids' mean and standard deviation, MAE loss, predictions transformed back.
+Classification: binary cross-entropy on logits, probabilities as predictions. Adam with a
 learning rate decaying linearly per step; no early stopping (last-epoch weights), as in the
 reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkpoint_every``
 epochs, so an interrupted job continues where it stopped and ends with the same weights.
@@ -27,8 +28,9 @@ import torch
 from crystalbench import __version__
 from crystalbench.dataset import batches, table_to_data
 from crystalbench.graphs import read_graph_table
-from crystalbench.io import atomic_path, write_json, write_parquet, write_text
+from crystalbench.io import atomic_path, read_metadata, write_json, write_parquet, write_text
 from crystalbench.models import build_model, count_parameters
+from crystalbench.scoring import score
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +54,6 @@ def pick_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE and R^2 of predictions against targets."""
-    err = pred - y
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return {
-        "mae": float(np.mean(np.abs(err))),
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "r2": float(1 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
-    }
-
-
 def _save_torch(obj: Any, path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -83,6 +74,9 @@ def train_fold(
     torch.manual_seed(train_cfg.seed)
 
     table = read_graph_table(graphs_path)
+    info = read_metadata(graphs_path).get("dataset_info", {})
+    task_type = info.get("task_type", "regression")
+    classification = task_type == "classification"
     split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
     missing = set(table.ids) - set(split.index)
     if missing:
@@ -93,8 +87,13 @@ def train_fold(
     test_idx = np.flatnonzero(folds == fold)
     if len(train_idx) == 0 or len(test_idx) == 0:
         raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} test ids")
-    mean = float(table.targets[train_idx].mean())
-    std = float(table.targets[train_idx].std()) or 1.0
+    if classification:
+        mean, std = 0.0, 1.0
+        loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
+    else:
+        mean = float(table.targets[train_idx].mean())
+        std = float(table.targets[train_idx].std()) or 1.0
+        loss_fn = torch.nn.functional.l1_loss
     data = table_to_data(table)
     for d in data:
         d.y = (d.y - mean) / std
@@ -132,7 +131,7 @@ def train_fold(
         for batch in batches(data, train_idx, train_cfg.batch_size, rng):
             batch = batch.to(dev)
             optimizer.zero_grad()
-            loss = torch.nn.functional.l1_loss(model(batch).squeeze(-1), batch.y)
+            loss = loss_fn(model(batch).squeeze(-1), batch.y)
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -141,11 +140,11 @@ def train_fold(
         if dev.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - tic
-        history.append({"epoch": epoch + 1, "train_mae_std": loss_sum / n_seen,
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / n_seen,
                         "lr": scheduler.get_last_lr()[0], "seconds": seconds})
         if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
-            log.info("epoch %d/%d: train MAE (standardised) %.4f, %.2f s",
-                     epoch + 1, train_cfg.epochs, history[-1]["train_mae_std"], seconds)
+            log.info("epoch %d/%d: train loss %.4f, %.2f s",
+                     epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
         if (epoch + 1) % train_cfg.checkpoint_every == 0 and epoch + 1 < train_cfg.epochs:
             columns = list(history[0])
             _save_torch({
@@ -161,11 +160,13 @@ def train_fold(
     tic = time.perf_counter()
     with torch.no_grad():
         for batch in batches(data, test_idx, train_cfg.batch_size, None):
-            preds.append(model(batch.to(dev)).squeeze(-1).double().cpu().numpy())
+            raw = model(batch.to(dev)).squeeze(-1).double()
+            preds.append((torch.sigmoid(raw) if classification else raw).cpu().numpy())
     predict_seconds = time.perf_counter() - tic
     pred = np.concatenate(preds) * std + mean
     y = table.targets[test_idx]
-    metrics = regression_metrics(y, pred) | {
+    metrics = score(task_type, y, pred) | {
+        "task_type": task_type, "data_verified": bool(info.get("verified", True)),
         "epochs": train_cfg.epochs,
         "seconds_per_epoch": statistics.median(h["seconds"] for h in history),
         "train_seconds": sum(h["seconds"] for h in history),
@@ -187,6 +188,5 @@ def train_fold(
                  "target_std": std}, out / "checkpoint.pt")
     write_json(out / "metrics.json", metrics)
     resume_path.unlink(missing_ok=True)
-    log.info("fold %d test MAE %.5f (RMSE %.5f, R2 %.4f)", fold, metrics["mae"],
-             metrics["rmse"], metrics["r2"])
+    log.info("fold %d test scores: %s", fold, score(task_type, y, pred))
     return metrics
