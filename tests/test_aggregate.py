@@ -21,10 +21,11 @@ def test_study_table_statistics_and_speedup(tmp_path):
              fake_run(tmp_path, "cell", 1, 2.0, 3.0, 100)]
     summary = write_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv", "T", "cell",
                                 {"demo": "eV"}).set_index("graph")
-    assert summary.loc["asu", "mae_mean"] == 2.0
-    assert summary.loc["asu", "mae_std"] == pytest.approx(np.std([1.0, 3.0]))
+    assert summary.loc["asu", "score_mean"] == 2.0 and summary.loc["asu", "metric"] == "mae"
+    assert summary.loc["asu", "score_std"] == pytest.approx(np.std([1.0, 3.0]))
     assert summary.loc["asu", "speedup"] == pytest.approx(3.0)
     assert summary.loc["asu", "edge_reduction"] == pytest.approx(2.0)
     assert summary.loc["cell", "speedup"] == pytest.approx(1.0)
     md = (tmp_path / "t.md").read_text()
-    assert "| demo | cogn | asu | 2 ± 1 eV |" in md and "3.00x" in md
+    assert "| demo | cogn | asu | mae | 2 ± 1 eV |" in md and "3.00x" in md
+    assert "Unverified" not in md

@@ -20,12 +20,16 @@ def load_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         path = Path(path)
         dataset, model, graph = path.parts[-5:-2]
         metrics = json.loads(path.read_text())
-        rows.append({"dataset": dataset, "model": model, "graph": graph} | metrics)
+        metric = "rocauc" if metrics.get("task_type") == "classification" else "mae"
+        rows.append({"dataset": dataset, "model": model, "graph": graph, "data_verified": True}
+                    | metrics | {"metric": metric, "score": metrics[metric]})
     return pd.DataFrame(rows)
 
 
 def summarise(runs: pd.DataFrame, baseline_graph: str | None) -> pd.DataFrame:
     """Mean and std over folds (numpy std, ddof=0, as MatBench reports) and the speed-up.
+
+    The score is MAE for regression and the leaderboard's ROC-AUC for classification.
 
     ``speedup`` is the baseline graph's seconds per epoch divided by this graph's, for the
     same dataset and model.
@@ -33,12 +37,12 @@ def summarise(runs: pd.DataFrame, baseline_graph: str | None) -> pd.DataFrame:
     keys = ["dataset", "model", "graph"]
     grouped = runs.groupby(keys, sort=False)
     summary = grouped.agg(
-        folds=("fold", "count"),
-        mae_mean=("mae", "mean"), mae_std=("mae", lambda x: float(np.std(x))),
-        rmse_mean=("rmse", "mean"), r2_mean=("r2", "mean"),
+        folds=("fold", "count"), metric=("metric", "first"),
+        score_mean=("score", "mean"), score_std=("score", lambda x: float(np.std(x))),
         seconds_per_epoch=("seconds_per_epoch", "mean"),
         mean_nodes=("mean_nodes", "mean"), mean_edges=("mean_edges", "mean"),
         parameters=("parameters", "first"), device=("device", "first"),
+        data_verified=("data_verified", "all"),
     ).reset_index()
     if baseline_graph is not None:
         base = summary[summary["graph"] == baseline_graph].set_index(["dataset", "model"])
@@ -53,7 +57,7 @@ def summarise(runs: pd.DataFrame, baseline_graph: str | None) -> pd.DataFrame:
 
 def to_markdown(summary: pd.DataFrame, title: str, unit: dict[str, str]) -> str:
     """A readable Markdown table (no extra dependency)."""
-    header = ["dataset", "model", "graph", "MAE (mean ± std)", "RMSE", "R²", "s/epoch",
+    header = ["dataset", "model", "graph", "metric", "score (mean ± std)", "s/epoch",
               "nodes/graph", "edges/graph"]
     has_speedup = "speedup" in summary
     if has_speedup:
@@ -61,20 +65,25 @@ def to_markdown(summary: pd.DataFrame, title: str, unit: dict[str, str]) -> str:
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for row in summary.itertuples():
-        cells = [row.dataset, row.model, row.graph,
-                 f"{row.mae_mean:.4g} ± {row.mae_std:.2g} {unit.get(row.dataset, '')}".strip(),
-                 f"{row.rmse_mean:.4g}", f"{row.r2_mean:.3f}", f"{row.seconds_per_epoch:.3f}",
-                 f"{row.mean_nodes:.2f}", f"{row.mean_edges:.1f}"]
+        shown_unit = unit.get(row.dataset, "") if row.metric == "mae" else ""
+        cells = [row.dataset, row.model, row.graph, row.metric,
+                 f"{row.score_mean:.4g} ± {row.score_std:.2g} {shown_unit}".strip(),
+                 f"{row.seconds_per_epoch:.3f}", f"{row.mean_nodes:.2f}", f"{row.mean_edges:.1f}"]
         if has_speedup:
             cells += [f"{row.edge_reduction:.2f}x", f"{row.speedup:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     folds = ", ".join(sorted({str(f) for f in summary["folds"]}))
     devices = ", ".join(sorted(set(summary["device"])))
     lines += ["", f"Folds per row: {folds}. Std over folds with ddof=0. Device: {devices}.",
-              "s/epoch: mean over folds of each run's median training-epoch time."]
+              "s/epoch: mean over folds of each run's median training-epoch time.",
+              "Score: test MAE (regression) or the leaderboard's ROC-AUC (classification)."]
     if has_speedup:
         lines.append("Speed-up and edge reduction are relative to the baseline graph of the "
                      "same dataset and model.")
+    unverified = sorted(set(summary.loc[~summary["data_verified"], "dataset"]))
+    if unverified:
+        lines.append(f"**Unverified data** (sha256 differs from the published file, used "
+                     f"because the config allows it): {', '.join(unverified)}.")
     return "\n".join(lines) + "\n"
 
 

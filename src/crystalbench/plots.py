@@ -62,15 +62,20 @@ def bar_chart(
     summary: pd.DataFrame, out_paths: Sequence[str | os.PathLike], title: str,
     unit: dict[str, str],
 ) -> None:
-    """MAE (± std over folds) and seconds per epoch for every row of a study summary."""
-    labels = [f"{r.model}\n{r.graph}" for r in summary.itertuples()]
+    """Score (± std over folds) and seconds per epoch for every row of a study summary."""
+    labels = [f"{r.dataset}\n{r.model}\n{r.graph}" if summary["dataset"].nunique() > 1
+              else f"{r.model}\n{r.graph}" for r in summary.itertuples()]
     fig, (ax_mae, ax_time) = plt.subplots(1, 2, figsize=(max(6, 1.6 * len(labels) * 2), 4),
                                           layout="constrained")
     colors = [f"C{i}" for i in range(len(labels))]
-    ax_mae.bar(labels, summary["mae_mean"], yerr=summary["mae_std"], color=colors, capsize=4)
+    ax_mae.bar(labels, summary["score_mean"], yerr=summary["score_std"], color=colors,
+               capsize=4)
+    metrics = sorted(set(summary["metric"]))
     units = sorted({unit.get(d, "") for d in summary["dataset"]} - {""})
-    ax_mae.set(ylabel=f"test MAE ({', '.join(units)})" if units else "test MAE",
-               title="accuracy (mean ± std over folds)")
+    ylabel = f"test {', '.join(m.upper() for m in metrics)}"
+    if metrics == ["mae"] and units:
+        ylabel += f" ({', '.join(units)})"
+    ax_mae.set(ylabel=ylabel, title="accuracy (mean ± std over folds)")
     ax_time.bar(labels, summary["seconds_per_epoch"], color=colors)
     ax_time.set(ylabel="seconds per training epoch", title="training cost (label: speed-up)")
     if "speedup" in summary:
