@@ -25,3 +25,4 @@ rule all:
     default_target: True
     input:
         study_outputs(),
+        matbench_outputs(),

@@ -42,3 +42,50 @@ rule aggregate:
         "--table-md {output.md:q} --table-csv {output.csv:q} "
         "--parity {output.parity_png:q} {output.parity_svg:q} "
         "--bars {output.bars_png:q} {output.bars_svg:q} > {log:q} 2>&1"
+
+
+rule matbench_table:
+    input:
+        metrics=lambda wc: study_runs(matbench_study(), "metrics.json"),
+        scores="config/reference/matbench_scores.yaml",
+    output:
+        md="results/tables/matbench.md",
+        csv=report(
+            "results/tables/matbench.csv",
+            caption="../report/matbench_table.rst",
+            category="MatBench",
+            labels={"table": "per fold vs paper"},
+        ),
+    log:
+        "results/logs/aggregate/matbench_table.log",
+    conda:
+        "../../envs/crystalbench.yaml"
+    params:
+        reference=lambda wc: (
+            f"--reference-results {config['matbench']['reference_results']}"
+            if config.get("matbench", {}).get("reference_results")
+            else ""
+        ),
+    shell:
+        "crystalbench matbench-table --metrics {input.metrics:q} "
+        "--reference-scores {input.scores:q} {params.reference} "
+        "--md {output.md:q} --csv {output.csv:q} > {log:q} 2>&1"
+
+
+rule matbench_submission:
+    input:
+        predictions=matbench_runs,
+        data=matbench_datasets,
+    output:
+        results="results/matbench/{model}-{graph}/results.json.gz",
+        scores="results/matbench/{model}-{graph}/scores.json",
+    log:
+        "results/logs/matbench/{model}-{graph}.log",
+    conda:
+        "../../envs/crystalbench.yaml"
+    params:
+        data_dir=lambda wc, input: subpath(input.data[0], parent=True),
+    shell:
+        "crystalbench matbench-submission --predictions {input.predictions:q} "
+        "--data-dir {params.data_dir:q} --model {wildcards.model} --graph {wildcards.graph} "
+        "--out {output.results:q} --scores {output.scores:q} > {log:q} 2>&1"

@@ -69,3 +69,46 @@ def as_json(section):
 def dataset_field(field):
     """JSON map dataset -> one field of its config (units, quantity labels)."""
     return json.dumps({d: c[field] for d, c in config["datasets"].items()})
+
+
+def matbench_local_dir_arg(wildcards):
+    """--local-dir for offline MatBench files, if the config names a folder."""
+    folder = config.get("matbench", {}).get("local_dir")
+    return f"--local-dir {folder}" if folder else ""
+
+
+def matbench_study():
+    """The study whose runs form the MatBench table and submission files, if any."""
+    name = config.get("matbench", {}).get("study")
+    if name and name not in config["studies"]:
+        raise ValueError(f"matbench.study {name!r} is not a study of the config")
+    return name
+
+
+def matbench_outputs():
+    """MatBench table and one submission file per (model, graph) of the MatBench study."""
+    name = matbench_study()
+    if not name:
+        return []
+    s = config["studies"][name]
+    return ["results/tables/matbench.md", "results/tables/matbench.csv"] + [
+        f"results/matbench/{m}-{g}/results.json.gz"
+        for m in s["models"]
+        for g in s["graphs"]
+    ]
+
+
+def matbench_runs(wildcards):
+    """Predictions of one (model, graph) on every task and fold of the MatBench study."""
+    s = config["studies"][matbench_study()]
+    return [
+        f"results/runs/{d}/{wildcards.model}/{wildcards.graph}/fold{k}/predictions.parquet"
+        for d in s["datasets"]
+        for k in range(config["folds"])
+    ]
+
+
+def matbench_datasets(wildcards):
+    """Verified dataset files of the MatBench study's tasks (matbench loads them)."""
+    s = config["studies"][matbench_study()]
+    return [f"resources/datasets/{d}.json.gz" for d in s["datasets"]]

@@ -16,6 +16,50 @@ rule demo_structures:
         "--seed {params.seed} --min-distance {params.min_distance} > {log:q} 2>&1"
 
 
+rule matbench_fetch:
+    output:
+        data="resources/datasets/{dataset}.json.gz",
+        record="resources/datasets/{dataset}.verification.json",
+    log:
+        "results/logs/fetch/{dataset}.log",
+    wildcard_constraints:
+        dataset="matbench_[a-z0-9_]+",
+    retries: 3
+    conda:
+        "../../envs/crystalbench.yaml"
+    params:
+        local=matbench_local_dir_arg,
+        allow=lambda wc: (
+            "--allow-unverified"
+            if wc.dataset in config.get("matbench", {}).get("allow_unverified", [])
+            else ""
+        ),
+    shell:
+        "crystalbench fetch --task {wildcards.dataset} --out {output.data:q} "
+        "--record {output.record:q} {params.local} {params.allow} > {log:q} 2>&1"
+
+
+rule matbench_structures:
+    input:
+        data="resources/datasets/{dataset}.json.gz",
+        record="resources/datasets/{dataset}.verification.json",
+    output:
+        table="results/structures/{dataset}.parquet",
+        rejects="results/structures/{dataset}.rejects.parquet",
+    log:
+        "results/logs/structures/{dataset}.log",
+    wildcard_constraints:
+        dataset="matbench_[a-z0-9_]+",
+    conda:
+        "../../envs/crystalbench.yaml"
+    params:
+        min_distance=config.get("min_distance", 0.5),
+    shell:
+        "crystalbench matbench-structures --task {wildcards.dataset} "
+        "--dataset-file {input.data:q} --record {input.record:q} --out {output.table:q} "
+        "--rejects {output.rejects:q} --min-distance {params.min_distance} > {log:q} 2>&1"
+
+
 rule splits:
     input:
         "results/structures/{dataset}.parquet",
