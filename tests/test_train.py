@@ -84,6 +84,28 @@ def test_interrupted_run_resumes_to_the_same_weights(inputs, tmp_path, monkeypat
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
+def test_resume_state_of_another_configuration_is_ignored(inputs, tmp_path, monkeypatch):
+    original = train_module.batches
+    calls = {"n": 0}
+
+    def dying(data, indices, batch_size, rng):
+        if rng is not None:
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt
+        return original(data, indices, batch_size, rng)
+
+    monkeypatch.setattr(train_module, "batches", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(inputs, tmp_path / "run", epochs=6, every=2)
+    monkeypatch.setattr(train_module, "batches", original)
+    run(inputs, tmp_path / "run", epochs=5, every=2)  # a different budget: no resume
+    run(inputs, tmp_path / "fresh", epochs=5, every=2)
+    a, b = weights(tmp_path / "run"), weights(tmp_path / "fresh")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len(pd.read_csv(tmp_path / "run" / "history.csv")) == 5
+
+
 def test_classification_trains_on_logits_and_predicts_probabilities(tmp_path, demo_structures):
     structures = demo_structures[::3]
     median = np.median([s.target for s in structures])

@@ -15,7 +15,7 @@ import logging
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +108,15 @@ def train_fold(
     history: list[dict[str, float]] = []
     start_epoch = 0
     resume_path = out / "resume.pt"
-    if resume_path.exists():
-        state = torch.load(resume_path, map_location=dev, weights_only=True)
+    # a resume state only continues the very same job: same data, fold, model and budget
+    fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
+                              model_params, asdict(train_cfg)], sort_keys=True)
+    state = (torch.load(resume_path, map_location=dev, weights_only=True)
+             if resume_path.exists() else None)
+    if state is not None and state.get("fingerprint") != fingerprint:
+        log.warning("%s belongs to another configuration; starting afresh", resume_path)
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -150,6 +157,7 @@ def train_fold(
             _save_torch({
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
+                "fingerprint": fingerprint,
                 "history_columns": columns,
                 "history": torch.tensor([[h[c] for c in columns] for h in history],
                                         dtype=torch.float64),
