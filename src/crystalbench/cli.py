@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 log = logging.getLogger("crystalbench")
 
@@ -38,7 +39,7 @@ def cmd_matbench_structures(args: argparse.Namespace) -> None:
     from crystalbench.matbench import read_matbench_json, task_metadata
     from crystalbench.structures import write_structure_table
 
-    record = json.loads(open(args.record).read())
+    record = json.loads(Path(args.record).read_text())
     meta = task_metadata(args.task)
     kept, rejected = write_structure_table(
         read_matbench_json(args.dataset_file), args.out, args.rejects,

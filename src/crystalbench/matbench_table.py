@@ -74,9 +74,11 @@ def write_matbench_table(
                          "metric": metric, "ours": getattr(r, metric), "paper_coNGN": paper,
                          "data_verified": bool(r.data_verified)})
     per_fold = pd.DataFrame(rows)
-    lines += ["", f"Reference scores: {refs['source']}. Std over folds with ddof=0.",
-              "mp_is_metal `rocauc` is the leaderboard's (matbench 0.6 scores 0/1 labels: "
-              "balanced accuracy); the row below it is the true ROC-AUC of probabilities."]
+    lines += ["", f"Reference scores: {refs['source']}. Std over folds with ddof=0."]
+    if (runs["metric"] == "rocauc").any():
+        lines.append("mp_is_metal `rocauc` is the leaderboard's (matbench 0.6 scores 0/1 "
+                     "labels: balanced accuracy); the row below it is the true ROC-AUC of "
+                     "probabilities.")
     if unverified:
         lines.append(f"**Unverified data** (sha256 differs from the published file, used "
                      f"because the config allows it): {', '.join(sorted(unverified))}.")

@@ -51,7 +51,7 @@ def parity_plot(
         mae = (g["prediction"] - g["target"]).abs().mean()
         label = quantity.get(dataset, "target")
         ax.set(xlabel=f"true {label}", ylabel=f"predicted {label}",
-               title=f"{dataset} · {model} · {graph}\nMAE {mae:.4g}")
+               title=f"{dataset} · {model} · {graph}\npooled test MAE {mae:.4g}")
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title)

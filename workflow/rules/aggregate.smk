@@ -47,7 +47,7 @@ rule aggregate:
 rule matbench_table:
     input:
         metrics=lambda wc: study_runs(matbench_study(), "metrics.json"),
-        scores="config/reference/matbench_scores.yaml",
+        scores=MATBENCH_REFERENCE_SCORES,
     output:
         md="results/tables/matbench.md",
         csv=report(

@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and target lists (functions only, no rules).
 import json
+import os
 import re
 
 from snakemake.utils import validate
@@ -69,6 +70,12 @@ def as_json(section):
 def dataset_field(field):
     """JSON map dataset -> one field of its config (units, quantity labels)."""
     return json.dumps({d: c[field] for d, c in config["datasets"].items()})
+
+
+# published MatBench scores shipped with the workflow (found from any working directory)
+MATBENCH_REFERENCE_SCORES = os.path.join(
+    workflow.basedir, "config", "reference", "matbench_scores.yaml"
+)
 
 
 def matbench_local_dir_arg(wildcards):
