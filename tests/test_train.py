@@ -33,6 +33,24 @@ def run(inputs, out, epochs=4, every=1):
     return train_fold(*inputs, 1, "cogn", PARAMS, cfg, out)
 
 
+def interrupted_run(inputs, out, monkeypatch):
+    """A 6-epoch run (checkpoints every 2) killed during its 4th epoch."""
+    original = train_module.batches
+    calls = {"n": 0}
+
+    def dying(data, indices, batch_size, rng):
+        if rng is not None:  # a training epoch
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt
+        return original(data, indices, batch_size, rng)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "batches", dying)
+        with pytest.raises(KeyboardInterrupt):
+            run(inputs, out, epochs=6, every=2)
+
+
 def weights(out):
     return torch.load(out / "checkpoint.pt", weights_only=True)["model"]
 
@@ -60,22 +78,9 @@ def test_cpu_runs_are_bit_reproducible(inputs, tmp_path):
 
 def test_interrupted_run_resumes_to_the_same_weights(inputs, tmp_path, monkeypatch):
     run(inputs, tmp_path / "straight", epochs=6, every=2)
-    original = train_module.batches
-    calls = {"n": 0}
-
-    def dying(data, indices, batch_size, rng):
-        if rng is not None:
-            calls["n"] += 1
-            if calls["n"] == 4:  # during the 4th epoch: the checkpoint after epoch 2 exists
-                raise KeyboardInterrupt
-        return original(data, indices, batch_size, rng)
-
-    monkeypatch.setattr(train_module, "batches", dying)
-    with pytest.raises(KeyboardInterrupt):
-        run(inputs, tmp_path / "resumed", epochs=6, every=2)
+    interrupted_run(inputs, tmp_path / "resumed", monkeypatch)
     assert not (tmp_path / "resumed" / "metrics.json").exists()
     assert (tmp_path / "resumed" / "resume.pt").exists()
-    monkeypatch.setattr(train_module, "batches", original)
     run(inputs, tmp_path / "resumed", epochs=6, every=2)
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -85,20 +90,7 @@ def test_interrupted_run_resumes_to_the_same_weights(inputs, tmp_path, monkeypat
 
 
 def test_resume_state_of_another_configuration_is_ignored(inputs, tmp_path, monkeypatch):
-    original = train_module.batches
-    calls = {"n": 0}
-
-    def dying(data, indices, batch_size, rng):
-        if rng is not None:
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise KeyboardInterrupt
-        return original(data, indices, batch_size, rng)
-
-    monkeypatch.setattr(train_module, "batches", dying)
-    with pytest.raises(KeyboardInterrupt):
-        run(inputs, tmp_path / "run", epochs=6, every=2)
-    monkeypatch.setattr(train_module, "batches", original)
+    interrupted_run(inputs, tmp_path / "run", monkeypatch)
     run(inputs, tmp_path / "run", epochs=5, every=2)  # a different budget: no resume
     run(inputs, tmp_path / "fresh", epochs=5, every=2)
     a, b = weights(tmp_path / "run"), weights(tmp_path / "fresh")

@@ -46,10 +46,6 @@ class Structure:
     def n_atoms(self) -> int:
         return len(self.atomic_numbers)
 
-    @property
-    def cart_coords(self) -> np.ndarray:
-        return self.frac_coords @ self.lattice
-
 
 class InvalidStructureError(ValueError):
     """Raised for a structure that cannot be processed; the message names it and the reason."""

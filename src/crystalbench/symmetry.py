@@ -187,10 +187,6 @@ def analyse_symmetry(
     return Symmetry(int(dataset.number), orbit, sym_lattice, sym_frac, float(displacement), False)
 
 
-SYMMETRY_COLUMNS = ("spacegroup", "orbit", "lattice", "frac_coords", "max_displacement",
-                    "fallback", "error")
-
-
 def write_symmetry_table(
     structures: Sequence[Structure], path: str | os.PathLike, symprec: float = DEFAULT_SYMPREC,
 ) -> None:
