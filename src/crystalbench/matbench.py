@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import json
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,10 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure as PmgStructure
 
+from crystalbench.progress import Progress
 from crystalbench.structures import Structure
+
+log = logging.getLogger(__name__)
 
 STRUCTURE_TASKS = (
     "matbench_dielectric", "matbench_jdft2d", "matbench_log_gvrh", "matbench_log_kvrh",
@@ -60,10 +64,13 @@ def read_matbench_json(path: str | os.PathLike) -> list[Structure]:
     s_col = data["columns"].index("structure")
     t_col = 1 - s_col
     n = len(data["data"])
-    return [
-        from_pymatgen(matbench_id(task, i, n), PmgStructure.from_dict(row[s_col]), row[t_col])
-        for i, row in enumerate(data["data"])
-    ]
+    progress = Progress(f"reading {task}", n, log)
+    structures = []
+    for i, row in enumerate(data["data"]):
+        sid = matbench_id(task, i, n)
+        structures.append(from_pymatgen(sid, PmgStructure.from_dict(row[s_col]), row[t_col]))
+        progress.step()
+    return structures
 
 
 @lru_cache(maxsize=2)
