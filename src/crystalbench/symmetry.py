@@ -112,10 +112,27 @@ def atom_permutations(
     return perm, images - shift
 
 
+def project_onto_group(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
+    rotations: np.ndarray, translations: np.ndarray, symprec: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group-average a cell whose operations all permute its atoms.
+
+    Returns (symmetrised lattice, symmetrised frac, orbit representative of each atom).
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    perm, images = atom_permutations(lattice, frac, numbers, rotations,
+                                     np.asarray(translations, dtype=np.float64), 4 * symprec)
+    sym_frac = np.zeros_like(frac, dtype=np.float64)
+    np.add.at(sym_frac, perm.reshape(-1), images.reshape(-1, 3))
+    sym_frac /= len(perm)
+    return symmetrise_lattice(lattice, rotations), sym_frac, perm.min(axis=0)
+
+
 def symmetrise_cell(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Project the input cell onto its space group; return (lattice, frac, orbit).
+    """Project a non-primitive input cell onto its space group; return (lattice, frac, orbit).
 
     The projection is done on spglib's primitive cell, where every operation permutes the
     atoms, and expanded back to the input cell. This matters for supercells: spglib's
@@ -136,12 +153,8 @@ def symmetrise_cell(
     dataset = spglib.get_symmetry_dataset(primitive, symprec=symprec)
     if dataset is None:
         raise ValueError("spglib found no symmetry dataset for the primitive cell")
-    rotations = np.asarray(dataset.rotations, dtype=np.float64)
-    perm, images = atom_permutations(prim_lattice, prim_frac, prim_numbers, rotations,
-                                     np.asarray(dataset.translations), 4 * symprec)
-    sym_prim = np.zeros_like(prim_frac, dtype=np.float64)
-    np.add.at(sym_prim, perm.reshape(-1), images.reshape(-1, 3))
-    sym_prim /= len(perm)
+    sym_prim_lattice, sym_prim, prim_orbit = project_onto_group(
+        prim_lattice, prim_frac, prim_numbers, dataset.rotations, dataset.translations, symprec)
     # each input atom is a primitive atom plus a primitive lattice translation
     in_prim = frac @ supercell
     diff = in_prim[:, None, :] - prim_frac[None, :, :]
@@ -156,10 +169,8 @@ def symmetrise_cell(
         raise ValueError("the input cell does not hold every primitive atom equally often")
     shift = np.round(in_prim - prim_frac[which])
     sym_frac = (sym_prim[which] + shift) @ np.linalg.inv(supercell)
-    sym_lattice = supercell @ symmetrise_lattice(prim_lattice, rotations)
-    prim_orbit = perm.min(axis=0)[which]
-    _, first, inverse = np.unique(prim_orbit, return_index=True, return_inverse=True)
-    return sym_lattice, sym_frac, first[inverse]
+    _, first, inverse = np.unique(prim_orbit[which], return_index=True, return_inverse=True)
+    return supercell @ sym_prim_lattice, sym_frac, first[inverse]
 
 
 def analyse_symmetry(
@@ -178,7 +189,13 @@ def analyse_symmetry(
         return p1(lattice, frac, "spglib failed: no symmetry dataset")
     orbit = np.asarray(dataset.crystallographic_orbits, dtype=np.int64)
     try:
-        sym_lattice, sym_frac, own_orbit = symmetrise_cell(lattice, frac, numbers, symprec)
+        if len(np.unique(dataset.mapping_to_primitive)) == len(numbers):
+            # a primitive input: its own operations are the whole group (one spglib call;
+            # the lattice point-group search costs ~10 ms on cubic lattices)
+            sym_lattice, sym_frac, own_orbit = project_onto_group(
+                lattice, frac, numbers, dataset.rotations, dataset.translations, symprec)
+        else:
+            sym_lattice, sym_frac, own_orbit = symmetrise_cell(lattice, frac, numbers, symprec)
     except ValueError as exc:
         return p1(lattice, frac, f"symmetrisation failed: {exc}")
     if not np.array_equal(own_orbit, orbit):
