@@ -9,6 +9,7 @@ kept. Readouts weight each node by its multiplicity (orbit size).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -174,8 +175,6 @@ def write_graph_table(
 def _write_chunk(
     writer: pq.ParquetWriter | None, path: Path, chunk: list[CrystalGraph], metadata: dict
 ) -> pq.ParquetWriter:
-    import json
-
     table = graphs_to_table(chunk)
     table = table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True)})
     if writer is None:
