@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+from ase import Atoms
 from ase.build import bulk
+from ase.neighborlist import neighbor_list
 from pymatgen.core import Lattice
 from pymatgen.core import Structure as PmgStructure
 
-from crystalbench.neighbors import knn_edges
+from crystalbench.neighbors import knn_edges, radius_limited_edges
 
 
 def pymatgen_knn(s, k: int, tol: float = 1e-6) -> dict:
@@ -62,3 +64,29 @@ def test_knn_reaches_beyond_vacuum():
     lattice = np.diag([2.5, 2.5, 25.0])
     edges = knn_edges(lattice, np.zeros((1, 3)), 24)
     assert len(edges.dst) >= 24
+
+
+@pytest.mark.parametrize("cutoff", [4.0, 6.0])
+def test_radius_edges_equal_ase(real_structures, cutoff):
+    """Independent check: ASE's neighbor_list (i = centre, image S of j) on real crystals."""
+    for s in real_structures[::3]:
+        atoms = Atoms(numbers=s.atomic_numbers, scaled_positions=s.frac_coords, cell=s.lattice,
+                      pbc=True)
+        i, j, shift, dist = neighbor_list("ijSd", atoms, cutoff)
+        ref = {(int(a), int(b), *map(int, c)): d for a, b, c, d in zip(i, j, shift, dist,
+                                                                        strict=True)}
+        ours = radius_limited_edges(s.lattice, s.frac_coords, cutoff)
+        got = {(int(d), int(j), *map(int, sh)): x
+               for d, j, sh, x in zip(ours.dst, ours.src, ours.shift, ours.dist, strict=True)}
+        # pairs within float rounding of the cutoff may fall either way
+        edge = {key for key, d in (ref | got).items() if abs(d - cutoff) < 1e-9}
+        assert got.keys() - edge == ref.keys() - edge, s.id
+        assert max((abs(got[key] - ref[key]) for key in ref.keys() & got.keys()),
+                   default=0.0) < 1e-5, s.id
+
+
+@pytest.mark.parametrize(("cap", "expected"), [(None, 42), (12, 12), (13, 18), (30, 42)])
+def test_radius_cap_keeps_ties(cap, expected):
+    cu = bulk("Cu", "fcc", a=3.6)  # within 4.5 Å: shells of 12, 6 and 24
+    edges = radius_limited_edges(np.array(cu.cell[:]), cu.get_scaled_positions(), 4.5, cap)
+    assert len(edges.dst) == expected

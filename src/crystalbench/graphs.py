@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from crystalbench import __version__
 from crystalbench.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
-from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges
+from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limited_edges
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
 from crystalbench.symmetry import Symmetry
@@ -32,23 +32,36 @@ from crystalbench.symmetry import Symmetry
 log = logging.getLogger(__name__)
 
 REPRESENTATIONS = ("cell", "asu")
+EDGE_SELECTIONS = ("knn", "radius")
 
 
 @dataclass(frozen=True)
 class GraphSpec:
-    """How to connect a crystal: the representation and the edge selection."""
+    """How to connect a crystal: the representation and the edge selection.
+
+    ``knn`` uses ``k``; ``radius`` uses ``cutoff`` (Å) and optionally ``max_neighbors``.
+    """
 
     representation: str
     edges: str = "knn"
-    k: int = 24
+    k: int | None = 24
+    cutoff: float | None = None
+    max_neighbors: int | None = None
     tie_tolerance: float = TIE_TOLERANCE
 
     def __post_init__(self) -> None:
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, "
                              f"got {self.representation!r}")
-        if self.edges != "knn":
-            raise ValueError(f"unsupported edge selection {self.edges!r} (supported: knn)")
+        if self.edges not in EDGE_SELECTIONS:
+            raise ValueError(f"edge selection must be one of {EDGE_SELECTIONS}, "
+                             f"got {self.edges!r}")
+        if self.edges == "radius" and (self.cutoff is None or self.cutoff <= 0):
+            raise ValueError(f"radius edges need a positive cutoff, got {self.cutoff!r}")
+        if self.edges == "radius":
+            object.__setattr__(self, "k", None)  # the kNN default does not apply
+        if self.edges == "knn" and (self.k is None or self.k < 1):
+            raise ValueError(f"kNN edges need a positive k, got {self.k!r}")
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> GraphSpec:
@@ -78,6 +91,9 @@ class CrystalGraph:
 
 def select_edges(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec) -> Edges:
     """Edges of the full periodic cell according to ``spec``."""
+    if spec.edges == "radius":
+        return radius_limited_edges(lattice, frac, spec.cutoff, spec.max_neighbors,
+                                    spec.tie_tolerance)
     return knn_edges(lattice, frac, spec.k, spec.tie_tolerance)
 
 

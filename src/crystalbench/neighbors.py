@@ -62,7 +62,31 @@ def knn_edges(
         counts = np.bincount(edges.dst, minlength=n)
         if counts.min() >= k:
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            kth = edges.dist[starts + k - 1]
-            if kth.max() + tie_tolerance < cutoff:
-                return edges.select(edges.dist <= kth[edges.dst] + tie_tolerance)
+            if edges.dist[starts + k - 1].max() + tie_tolerance < cutoff:
+                return nearest_with_ties(edges, n, k, tie_tolerance)
         cutoff *= 1.5
+
+
+def nearest_with_ties(edges: Edges, n_atoms: int, k: int, tie_tolerance: float) -> Edges:
+    """Keep, per target, its k nearest edges plus every tie with the k-th (sorted edges)."""
+    counts = np.bincount(edges.dst, minlength=n_atoms)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    kth = np.full(n_atoms, np.inf)
+    full = counts >= k
+    kth[full] = edges.dist[starts[full] + k - 1]
+    return edges.select(edges.dist <= kth[edges.dst] + tie_tolerance)
+
+
+def radius_limited_edges(
+    lattice: np.ndarray, frac: np.ndarray, cutoff: float, max_neighbors: int | None = None,
+    tie_tolerance: float = TIE_TOLERANCE,
+) -> Edges:
+    """All pairs within ``cutoff``; with ``max_neighbors``, only the nearest ones per target.
+
+    The cap keeps ties with the last kept neighbour, as kNN does: cutting a tie by index would
+    treat symmetry-equivalent atoms differently and break the ASU equivalence.
+    """
+    edges = radius_edges(lattice, frac, cutoff)
+    if max_neighbors is None:
+        return edges
+    return nearest_with_ties(edges, len(frac), max_neighbors, tie_tolerance)

@@ -24,13 +24,16 @@ def model():
     return build_model("cogn", params).double().eval()
 
 
-def predict(model, structures):
+KNN24 = {"edges": "knn", "k": 24}
+
+
+def predict(model, structures, edges=KNN24):
     """Model outputs on the cell and the ASU graphs of every structure."""
     graphs = {"cell": [], "asu": []}
     for s in structures:
         sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
         for representation, data in graphs.items():
-            graph = build_graph(s, sym, GraphSpec(representation, k=24))
+            graph = build_graph(s, sym, GraphSpec(representation, **edges))
             data.append(to_data(graph, torch.float64))
     out = {}
     with torch.no_grad():
@@ -85,6 +88,14 @@ def test_asu_equals_cell_and_invariances(model, structures):
         moved_cell, moved_asu = predict(model, [transform(s, rng) for s in structures])
         assert_close(structures, moved_cell, cell, f"{transform.__name__} (cell)")
         assert_close(structures, moved_asu, cell, f"{transform.__name__} (ASU)")
+
+
+@pytest.mark.parametrize("edges", [{"edges": "radius", "cutoff": 6.0},
+                                   {"edges": "radius", "cutoff": 8.0, "max_neighbors": 16}])
+def test_asu_equals_cell_for_radius_edges(model, demo_structures, real_structures, edges):
+    structures = demo_structures + real_structures
+    cell, asu = predict(model, structures, edges)
+    assert_close(structures, asu, cell, f"ASU vs cell, {edges}")
 
 
 def test_asu_graphs_are_smaller(structures):
