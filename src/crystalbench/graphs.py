@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from crystalbench import __version__
 from crystalbench.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
+from crystalbench.line_graph import angle_pairs
 from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limited_edges
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
@@ -40,6 +41,7 @@ class GraphSpec:
     """How to connect a crystal: the representation and the edge selection.
 
     ``knn`` uses ``k``; ``radius`` uses ``cutoff`` (Å) and optionally ``max_neighbors``.
+    ``line_graph`` adds the angle pairs (edges sharing a target) for angle-aware models.
     """
 
     representation: str
@@ -48,6 +50,7 @@ class GraphSpec:
     cutoff: float | None = None
     max_neighbors: int | None = None
     tie_tolerance: float = TIE_TOLERANCE
+    line_graph: bool = False
 
     def __post_init__(self) -> None:
         if self.representation not in REPRESENTATIONS:
@@ -79,6 +82,8 @@ class CrystalGraph:
     edge_dst: np.ndarray  # (E,)
     edge_vec: np.ndarray  # (E, 3)
     target: float = float("nan")
+    angle_a: np.ndarray | None = None  # (A,) line-graph pairs: edges sharing a target
+    angle_b: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -122,8 +127,13 @@ def build_graph(structure: Structure, sym: Symmetry, spec: GraphSpec) -> Crystal
     """Build ``structure``'s graph on its symmetrised cell in the representation of ``spec``."""
     edges = select_edges(sym.lattice, sym.frac_coords, spec)
     if spec.representation == "cell":
-        return cell_graph(structure.id, structure.atomic_numbers, edges, structure.target)
-    return asu_graph(structure.id, structure.atomic_numbers, edges, sym.orbit, structure.target)
+        graph = cell_graph(structure.id, structure.atomic_numbers, edges, structure.target)
+    else:
+        graph = asu_graph(structure.id, structure.atomic_numbers, edges, sym.orbit,
+                          structure.target)
+    if spec.line_graph:
+        graph.angle_a, graph.angle_b = angle_pairs(graph.edge_dst, graph.n_nodes)
+    return graph
 
 
 def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:
@@ -137,7 +147,7 @@ def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:
         parts = [np.asarray(getattr(g, name), dtype=dtype) for g in graphs]
         return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
-    return pa.table({
+    columns = {
         "id": pa.array([g.id for g in graphs], pa.string()),
         "n_nodes": pa.array(n_nodes, pa.int32()),
         "atomic_numbers": list_array(cat("atomic_numbers", np.int8), node_off),
@@ -148,7 +158,13 @@ def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:
             np.concatenate([np.asarray(g.edge_vec, np.float32).reshape(-1, 3) for g in graphs])
             if graphs else np.zeros((0, 3), np.float32), edge_off, 3),
         "target": pa.array([g.target for g in graphs], pa.float64()),
-    })
+    }
+    if graphs and graphs[0].angle_a is not None:
+        n_angles = np.array([len(g.angle_a) for g in graphs], dtype=np.int64)
+        angle_off = np.concatenate([[0], np.cumsum(n_angles)])
+        columns["angle_a"] = list_array(cat("angle_a", np.int32), angle_off)
+        columns["angle_b"] = list_array(cat("angle_b", np.int32), angle_off)
+    return pa.table(columns)
 
 
 def graph_metadata(spec: GraphSpec, symprec: float, dataset: str, name: str) -> dict[str, Any]:
@@ -212,6 +228,9 @@ class GraphTable:
     edge_dst: np.ndarray
     edge_vec: np.ndarray
     edge_offsets: np.ndarray
+    angle_a: np.ndarray | None = None
+    angle_b: np.ndarray | None = None
+    angle_offsets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -219,9 +238,13 @@ class GraphTable:
     def graph(self, i: int) -> CrystalGraph:
         a, b = self.node_offsets[i], self.node_offsets[i + 1]
         c, d = self.edge_offsets[i], self.edge_offsets[i + 1]
-        return CrystalGraph(self.ids[i], self.atomic_numbers[a:b], self.multiplicity[a:b],
-                            self.edge_src[c:d], self.edge_dst[c:d], self.edge_vec[c:d],
-                            float(self.targets[i]))
+        graph = CrystalGraph(self.ids[i], self.atomic_numbers[a:b], self.multiplicity[a:b],
+                             self.edge_src[c:d], self.edge_dst[c:d], self.edge_vec[c:d],
+                             float(self.targets[i]))
+        if self.angle_offsets is not None:
+            e, f = self.angle_offsets[i], self.angle_offsets[i + 1]
+            graph.angle_a, graph.angle_b = self.angle_a[e:f], self.angle_b[e:f]
+        return graph
 
     @property
     def n_nodes(self) -> np.ndarray:
@@ -240,5 +263,9 @@ def read_graph_table(path: str | os.PathLike) -> GraphTable:
     src, edge_off = flatten_list_column(table["edge_src"])
     dst, _ = flatten_list_column(table["edge_dst"])
     vec, _ = flatten_list_column(table["edge_vec"])
-    return GraphTable(table["id"].to_pylist(), table["target"].to_numpy(), numbers, mult,
-                      node_off, src, dst, vec.reshape(-1, 3), edge_off)
+    graphs = GraphTable(table["id"].to_pylist(), table["target"].to_numpy(), numbers, mult,
+                        node_off, src, dst, vec.reshape(-1, 3), edge_off)
+    if "angle_a" in table.column_names:
+        graphs.angle_a, graphs.angle_offsets = flatten_list_column(table["angle_a"])
+        graphs.angle_b, _ = flatten_list_column(table["angle_b"])
+    return graphs
