@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from crystalbench.aggregate import write_study_table
+from crystalbench.aggregate import run_key, write_study_table
 
 
 def fake_run(root, graph, fold, mae, seconds, edges):
@@ -29,3 +29,10 @@ def test_study_table_statistics_and_speedup(tmp_path):
     md = (tmp_path / "t.md").read_text()
     assert "| demo | cogn | asu | mae | 2 ± 1 eV |" in md and "3.00x" in md
     assert "Unverified" not in md
+
+
+def test_run_key_reads_the_run_layout_and_rejects_others():
+    assert run_key("results/runs/d_1/m-a/asu-knn24/fold3/metrics.json") == (
+        "d_1", "m-a", "asu-knn24")
+    with pytest.raises(ValueError, match="not inside runs/"):
+        run_key("results/tables/asu.csv")

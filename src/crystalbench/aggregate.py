@@ -13,12 +13,20 @@ import pandas as pd
 from crystalbench.io import write_text
 
 
+def run_key(path: str | os.PathLike) -> tuple[str, str, str]:
+    """(dataset, model, graph) of a file in ``.../runs/{dataset}/{model}/{graph}/fold{k}/``."""
+    parts = Path(path).parts
+    if len(parts) < 6 or parts[-6] != "runs" or not parts[-2].startswith("fold"):
+        raise ValueError(f"{path}: not inside runs/<dataset>/<model>/<graph>/fold<k>/")
+    return parts[-5], parts[-4], parts[-3]
+
+
 def load_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """One row per training run, from ``results/runs/{dataset}/{model}/{graph}/fold{k}/``."""
     rows = []
     for path in metric_paths:
         path = Path(path)
-        dataset, model, graph = path.parts[-5:-2]
+        dataset, model, graph = run_key(path)
         metrics = json.loads(path.read_text())
         metric = "rocauc" if metrics.get("task_type") == "classification" else "mae"
         rows.append({"dataset": dataset, "model": model, "graph": graph, "data_verified": True}

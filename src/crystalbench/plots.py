@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from crystalbench.aggregate import run_key  # noqa: E402
 from crystalbench.io import atomic_path  # noqa: E402
 
 
@@ -27,7 +28,7 @@ def load_predictions(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """All test predictions with their dataset, model and graph from the run path."""
     frames = []
     for path in paths:
-        dataset, model, graph = Path(path).parts[-5:-2]
+        dataset, model, graph = run_key(path)
         frame = pq.read_table(path).to_pandas()
         frames.append(frame.assign(dataset=dataset, model=model, graph=graph))
     return pd.concat(frames, ignore_index=True)

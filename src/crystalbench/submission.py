@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from crystalbench.aggregate import run_key
 from crystalbench.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def _run_files(prediction_paths: Sequence[str | os.PathLike]) -> dict[str, list[
     """Group ``results/runs/{task}/{model}/{graph}/fold{k}/predictions.parquet`` by task."""
     grouped: dict[str, list[Path]] = {}
     for path in map(Path, prediction_paths):
-        grouped.setdefault(path.parts[-5], []).append(path)
+        grouped.setdefault(run_key(path)[0], []).append(path)
     return grouped
 
 
