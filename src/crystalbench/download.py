@@ -67,6 +67,18 @@ def download_with_matminer(task: str, folder: Path) -> Path:
     return folder / f"{task}.json.gz"
 
 
+def _copy_verified(
+    task: str, source: Path, out: Path, allow_unverified: bool
+) -> dict[str, Any]:
+    """Check ``source``, copy it atomically to ``out``, check the copy; return the record."""
+    result = verify(source, task, allow_unverified) | {"source": str(source)}
+    with atomic_path(out) as part:
+        shutil.copyfile(source, part)
+        if sha256(part) != result["sha256"]:
+            raise HashMismatchError(f"{out}: the copy of {source} changed while copying")
+    return result
+
+
 def fetch_dataset(
     task: str, out: str | os.PathLike, record: str | os.PathLike,
     local_dir: str | os.PathLike | None = None, allow_unverified: bool = False,
@@ -76,17 +88,14 @@ def fetch_dataset(
     With ``local_dir`` the file is taken from there (offline); otherwise matminer downloads it.
     """
     out = Path(out)
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
-        if local_dir is not None:
-            source = Path(local_dir) / f"{task}.json.gz"
-            if not source.exists():
-                raise FileNotFoundError(f"{source}: no local copy of {task}")
-        else:
+    if local_dir is not None:
+        source = Path(local_dir) / f"{task}.json.gz"
+        if not source.exists():
+            raise FileNotFoundError(f"{source}: no local copy of {task}")
+        result = _copy_verified(task, source, out, allow_unverified)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
             source = download_with_matminer(task, Path(tmp))
-        result = verify(source, task, allow_unverified) | {"source": str(source)}
-        with atomic_path(out) as part:
-            shutil.copyfile(source, part)
-            if sha256(part) != result["sha256"]:
-                raise HashMismatchError(f"{out}: the copy of {source} changed while copying")
+            result = _copy_verified(task, source, out, allow_unverified)
     write_json(record, result)
     return result

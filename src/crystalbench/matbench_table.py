@@ -22,10 +22,14 @@ from crystalbench.aggregate import load_runs
 from crystalbench.io import write_text
 
 
-def coNGN_fold_scores(path: str | os.PathLike) -> dict[str, dict[int, dict[str, float]]]:
-    """Per-task, per-fold scores recorded in a MatBench results file (e.g. the paper's)."""
-    opener = gzip.open if Path(path).read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rt") as handle:
+def recorded_fold_scores(path: str | os.PathLike) -> dict[str, dict[int, dict[str, float]]]:
+    """Per-task, per-fold scores recorded in a MatBench results file (e.g. the paper's).
+
+    Official files are gzipped; matbench 0.6's ``to_file`` writes plain JSON: read both.
+    """
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(path, "rt") as handle:
         data = json.load(handle)
     return {
         task: {int(k.split("_")[1]): v["scores"] for k, v in info["results"].items()}
@@ -45,7 +49,7 @@ def write_matbench_table(
     """Write the side-by-side Markdown table and the per-fold CSV; return the per-fold frame."""
     refs: dict[str, Any] = yaml.safe_load(Path(reference_scores).read_text())
     runs = load_runs(metric_paths)
-    folds_ref = coNGN_fold_scores(reference_results) if reference_results else {}
+    folds_ref = recorded_fold_scores(reference_results) if reference_results else {}
     rows, lines = [], []
     header = ["task", "model", "graph", "metric", "ours (mean ± std)", "paper coGN",
               "paper coNGN", "leaderboard best"]
