@@ -76,10 +76,10 @@ def test_symmetry_table_round_trip(tmp_path, demo_structures):
         assert back.lattice.tobytes() == ref.lattice.tobytes()
 
 
-@pytest.mark.parametrize("n_groups", [10])
-def test_demo_spans_space_groups_and_centred_lattices(demo_structures, n_groups):
+def test_demo_spans_space_groups_and_centred_lattices(demo_structures):
+    """Issue 2 asks for at least 10 space groups, centred lattices and low symmetry."""
     groups = {analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers).spacegroup
               for s in demo_structures}
-    assert len(groups) >= n_groups
+    assert len(groups) >= 10
     assert groups & {225, 229, 139, 166, 227, 216}  # F, I and R centred
     assert 1 in groups  # rattled cells: no symmetry
