@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import spglib
 
 from crystalbench import symmetry as symmetry_module
