@@ -32,6 +32,8 @@ def to_data(graph: CrystalGraph, dtype: torch.dtype = torch.float32) -> Data:
         y=torch.tensor([graph.target], dtype=dtype),
         num_nodes=graph.n_nodes,
     )
+    if graph.edge_area is not None:
+        data.edge_area = torch.tensor(np.asarray(graph.edge_area), dtype=dtype)
     if graph.angle_a is not None:
         data.angle_index = torch.tensor(np.stack([graph.angle_a, graph.angle_b]),
                                         dtype=torch.long)

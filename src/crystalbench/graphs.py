@@ -1,6 +1,9 @@
 """Crystal graphs in the two representations, and their Parquet cache (the graph contract).
 
 ``cell``: one node per atom of the (symmetrised) input cell.
+Edges: k nearest neighbours (with ties), all neighbours within a cutoff (optionally capped), or
+periodic Voronoi neighbours with a ridge area above a threshold (the area is an edge feature).
+
 ``asu``: one node per symmetry orbit. Edges are built on the full periodic cell; every edge
 whose target is an orbit representative is kept, its source is replaced by the source's
 representative, and its true edge vector is kept. Multi-edges and self-loops are legal and
@@ -29,18 +32,20 @@ from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limit
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
 from crystalbench.symmetry import Symmetry
+from crystalbench.voronoi import voronoi_edges
 
 log = logging.getLogger(__name__)
 
 REPRESENTATIONS = ("cell", "asu")
-EDGE_SELECTIONS = ("knn", "radius")
+EDGE_SELECTIONS = ("knn", "radius", "voronoi")
 
 
 @dataclass(frozen=True)
 class GraphSpec:
     """How to connect a crystal: the representation and the edge selection.
 
-    ``knn`` uses ``k``; ``radius`` uses ``cutoff`` (Å) and optionally ``max_neighbors``.
+    ``knn`` uses ``k``; ``radius`` uses ``cutoff`` (Å) and optionally ``max_neighbors``;
+    ``voronoi`` keeps faces with area > ``min_area`` (Å²) and stores the area per edge.
     ``line_graph`` adds the angle pairs (edges sharing a target) for angle-aware models.
     """
 
@@ -49,6 +54,7 @@ class GraphSpec:
     k: int | None = 24
     cutoff: float | None = None
     max_neighbors: int | None = None
+    min_area: float | None = None
     tie_tolerance: float = TIE_TOLERANCE
     line_graph: bool = False
 
@@ -61,7 +67,9 @@ class GraphSpec:
                              f"got {self.edges!r}")
         if self.edges == "radius" and (self.cutoff is None or self.cutoff <= 0):
             raise ValueError(f"radius edges need a positive cutoff, got {self.cutoff!r}")
-        if self.edges == "radius":
+        if self.edges == "voronoi" and (self.min_area is None or self.min_area < 0):
+            raise ValueError(f"Voronoi edges need min_area >= 0, got {self.min_area!r}")
+        if self.edges != "knn":
             object.__setattr__(self, "k", None)  # the kNN default does not apply
         if self.edges == "knn" and (self.k is None or self.k < 1):
             raise ValueError(f"kNN edges need a positive k, got {self.k!r}")
@@ -84,6 +92,7 @@ class CrystalGraph:
     target: float = float("nan")
     angle_a: np.ndarray | None = None  # (A,) line-graph pairs: edges sharing a target
     angle_b: np.ndarray | None = None
+    edge_area: np.ndarray | None = None  # (E,) Voronoi ridge area, Å²
 
     @property
     def n_nodes(self) -> int:
@@ -96,6 +105,8 @@ class CrystalGraph:
 
 def select_edges(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec) -> Edges:
     """Edges of the full periodic cell according to ``spec``."""
+    if spec.edges == "voronoi":
+        return voronoi_edges(lattice, frac, spec.min_area)
     if spec.edges == "radius":
         return radius_limited_edges(lattice, frac, spec.cutoff, spec.max_neighbors,
                                     spec.tie_tolerance)
@@ -105,7 +116,7 @@ def select_edges(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec) -> Edge
 def cell_graph(sid: str, numbers: np.ndarray, edges: Edges, target: float) -> CrystalGraph:
     """The full-cell graph: every atom a node of multiplicity 1."""
     return CrystalGraph(sid, np.asarray(numbers), np.ones(len(numbers), dtype=np.int64),
-                        edges.src, edges.dst, edges.vec, target)
+                        edges.src, edges.dst, edges.vec, target, edge_area=edges.area)
 
 
 def asu_graph(
@@ -116,10 +127,10 @@ def asu_graph(
         orbit, return_inverse=True, return_counts=True)
     is_rep = np.zeros(len(orbit), dtype=bool)
     is_rep[representatives] = True
-    keep = is_rep[edges.dst]
+    kept = edges.select(is_rep[edges.dst])
     return CrystalGraph(
         sid, np.asarray(numbers)[representatives], multiplicity,
-        node_of_atom[edges.src[keep]], node_of_atom[edges.dst[keep]], edges.vec[keep], target,
+        node_of_atom[kept.src], node_of_atom[kept.dst], kept.vec, target, edge_area=kept.area,
     )
 
 
@@ -159,6 +170,8 @@ def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:
             if graphs else np.zeros((0, 3), np.float32), edge_off, 3),
         "target": pa.array([g.target for g in graphs], pa.float64()),
     }
+    if graphs and graphs[0].edge_area is not None:
+        columns["edge_area"] = list_array(cat("edge_area", np.float32), edge_off)
     if graphs and graphs[0].angle_a is not None:
         n_angles = np.array([len(g.angle_a) for g in graphs], dtype=np.int64)
         angle_off = np.concatenate([[0], np.cumsum(n_angles)])
@@ -171,7 +184,8 @@ def graph_metadata(spec: GraphSpec, symprec: float, dataset: str, name: str) -> 
     """What a graph file was built with: parameters and library versions."""
     return {
         "dataset": dataset, "graph": name, "spec": asdict(spec), "symprec": symprec,
-        "versions": {pkg: version(pkg) for pkg in ("vesin", "spglib", "numpy", "pyarrow")}
+        "versions": {pkg: version(pkg)
+                     for pkg in ("vesin", "spglib", "scipy", "numpy", "pyarrow")}
         | {"crystalbench": __version__},
     }
 
@@ -231,6 +245,7 @@ class GraphTable:
     angle_a: np.ndarray | None = None
     angle_b: np.ndarray | None = None
     angle_offsets: np.ndarray | None = None
+    edge_area: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -241,6 +256,8 @@ class GraphTable:
         graph = CrystalGraph(self.ids[i], self.atomic_numbers[a:b], self.multiplicity[a:b],
                              self.edge_src[c:d], self.edge_dst[c:d], self.edge_vec[c:d],
                              float(self.targets[i]))
+        if self.edge_area is not None:
+            graph.edge_area = self.edge_area[c:d]
         if self.angle_offsets is not None:
             e, f = self.angle_offsets[i], self.angle_offsets[i + 1]
             graph.angle_a, graph.angle_b = self.angle_a[e:f], self.angle_b[e:f]
@@ -265,6 +282,8 @@ def read_graph_table(path: str | os.PathLike) -> GraphTable:
     vec, _ = flatten_list_column(table["edge_vec"])
     graphs = GraphTable(table["id"].to_pylist(), table["target"].to_numpy(), numbers, mult,
                         node_off, src, dst, vec.reshape(-1, 3), edge_off)
+    if "edge_area" in table.column_names:
+        graphs.edge_area, _ = flatten_list_column(table["edge_area"])
     if "angle_a" in table.column_names:
         graphs.angle_a, graphs.angle_offsets = flatten_list_column(table["angle_a"])
         graphs.angle_b, _ = flatten_list_column(table["angle_b"])

@@ -24,10 +24,11 @@ class Edges:
     shift: np.ndarray  # (E, 3) int64 lattice image of the source
     vec: np.ndarray  # (E, 3) float64 source image -> target, Å
     dist: np.ndarray  # (E,) float64
+    area: np.ndarray | None = None  # (E,) Voronoi ridge area, Å² (Voronoi edges only)
 
     def select(self, mask: np.ndarray) -> Edges:
         return Edges(self.dst[mask], self.src[mask], self.shift[mask], self.vec[mask],
-                     self.dist[mask])
+                     self.dist[mask], None if self.area is None else self.area[mask])
 
 
 def radius_edges(lattice: np.ndarray, frac: np.ndarray, cutoff: float) -> Edges:

@@ -9,10 +9,11 @@ from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
 from crystalbench.dataset import to_data
-from crystalbench.graphs import GraphSpec, build_graph
+from crystalbench.graphs import GraphSpec, asu_graph, build_graph, cell_graph, select_edges
 from crystalbench.models import build_model, count_parameters
 from crystalbench.structures import Structure
 from crystalbench.symmetry import analyse_symmetry
+from crystalbench.voronoi import voronoi_edges
 
 TOLERANCE = 1e-5
 
@@ -27,14 +28,24 @@ def model():
 KNN24 = {"edges": "knn", "k": 24}
 
 
-def predict(model, structures, edges=KNN24):
-    """Model outputs on the cell and the ASU graphs of every structure."""
+def predict(model, structures, edges=KNN24, full_edges=None, symmetries=None):
+    """Model outputs on the cell and the ASU graphs of every structure.
+
+    ``full_edges(structure, symmetry)`` may supply the full-cell edges instead of ``edges``,
+    ``symmetries`` the precomputed symmetry of each structure.
+    """
     graphs = {"cell": [], "asu": []}
-    for s in structures:
-        sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-        for representation, data in graphs.items():
-            graph = build_graph(s, sym, GraphSpec(representation, **edges))
-            data.append(to_data(graph, torch.float64))
+    spec = GraphSpec("cell", **edges)
+    if symmetries is None:
+        symmetries = [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+                      for s in structures]
+    for s, sym in zip(structures, symmetries, strict=True):
+        full = (select_edges(sym.lattice, sym.frac_coords, spec) if full_edges is None
+                else full_edges(s, sym))  # both graphs are built on the same edges
+        cell = cell_graph(s.id, s.atomic_numbers, full, s.target)
+        asu = asu_graph(s.id, s.atomic_numbers, full, sym.orbit, s.target)
+        graphs["cell"].append(to_data(cell, torch.float64))
+        graphs["asu"].append(to_data(asu, torch.float64))
     out = {}
     with torch.no_grad():
         for representation, data in graphs.items():
@@ -90,12 +101,34 @@ def test_asu_equals_cell_and_invariances(model, structures):
         assert_close(structures, moved_asu, cell, f"{transform.__name__} (ASU)")
 
 
-@pytest.mark.parametrize("edges", [{"edges": "radius", "cutoff": 6.0},
+@pytest.mark.parametrize("edges", [{"edges": "knn", "k": 6},
+                                   {"edges": "radius", "cutoff": 6.0},
                                    {"edges": "radius", "cutoff": 8.0, "max_neighbors": 16}])
-def test_asu_equals_cell_for_radius_edges(model, demo_structures, real_structures, edges):
+def test_asu_equals_cell_for_other_edges(model, demo_structures, real_structures, edges):
     structures = demo_structures + real_structures
     cell, asu = predict(model, structures, edges)
     assert_close(structures, asu, cell, f"ASU vs cell, {edges}")
+
+
+def test_asu_equals_cell_for_voronoi_edges(model, demo_structures, real_structures):
+    """Every ridge-area threshold of the connectivity study, from one tessellation each."""
+    structures = demo_structures + real_structures
+    symmetries = [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+                  for s in structures]
+    tessellations = {}
+
+    def faces(s, sym):
+        if s.id not in tessellations:
+            tessellations[s.id] = voronoi_edges(sym.lattice, sym.frac_coords, 0.0)
+        return tessellations[s.id]
+
+    for min_area in (0.0, 1e-6, 0.1, 0.5):
+        def above(s, sym, min_area=min_area):
+            edges = faces(s, sym)
+            return edges.select(edges.area > min_area)
+
+        cell, asu = predict(model, structures, full_edges=above, symmetries=symmetries)
+        assert_close(structures, asu, cell, f"ASU vs cell, Voronoi area > {min_area}")
 
 
 def test_asu_graphs_are_smaller(structures):
