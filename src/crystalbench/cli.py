@@ -53,7 +53,8 @@ def cmd_symmetry(args: argparse.Namespace) -> None:
     from crystalbench.structures import read_structure_table
     from crystalbench.symmetry import write_symmetry_table
 
-    write_symmetry_table(read_structure_table(args.structures), args.out, args.symprec)
+    write_symmetry_table(read_structure_table(args.structures), args.out, args.symprec,
+                         args.processes)
 
 
 def cmd_splits(args: argparse.Namespace) -> None:
@@ -71,7 +72,7 @@ def cmd_splits(args: argparse.Namespace) -> None:
 
 
 def cmd_graphs(args: argparse.Namespace) -> None:
-    from crystalbench.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+    from crystalbench.graphs import GraphSpec, build_graphs, graph_metadata, write_graph_table
     from crystalbench.io import read_metadata
     from crystalbench.structures import read_structure_table
     from crystalbench.symmetry import read_symmetry_table
@@ -84,7 +85,7 @@ def cmd_graphs(args: argparse.Namespace) -> None:
         raise SystemExit(f"{args.symmetry}: no symmetry row for {len(missing)} structures, "
                          f"e.g. {missing[:3]}")
     symprec = read_metadata(args.symmetry)["symprec"]
-    graphs = (build_graph(s, symmetry[s.id], spec) for s in structures)
+    graphs = build_graphs(structures, symmetry, spec, args.processes)
     metadata = graph_metadata(spec, symprec, args.dataset, args.name)
     source = read_metadata(args.structures)
     metadata["dataset_info"] = {k: source[k] for k in DATASET_INFO if k in source}
@@ -170,6 +171,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--structures", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--symprec", type=float, default=1e-4)
+    s.add_argument("--processes", type=int, default=1, help="worker processes")
     s.set_defaults(func=cmd_symmetry)
 
     s = sub.add_parser("splits", help="KFold split table (id -> fold)")
@@ -187,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", required=True, help="graph spec as JSON")
     s.add_argument("--dataset", required=True)
     s.add_argument("--name", required=True)
+    s.add_argument("--processes", type=int, default=1, help="worker processes")
     s.set_defaults(func=cmd_graphs)
 
     s = sub.add_parser("train", help="train one model on one fold")

@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from crystalbench import __version__
 from crystalbench.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
 from crystalbench.line_graph import angle_pairs
 from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limited_edges
+from crystalbench.parallel import ordered_map
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
 from crystalbench.symmetry import Symmetry
@@ -145,6 +147,19 @@ def build_graph(structure: Structure, sym: Symmetry, spec: GraphSpec) -> Crystal
     if spec.line_graph:
         graph.angle_a, graph.angle_b = angle_pairs(graph.edge_dst, graph.n_nodes)
     return graph
+
+
+def _build_one(item: tuple[Structure, Symmetry], spec: GraphSpec) -> CrystalGraph:
+    return build_graph(item[0], item[1], spec)
+
+
+def build_graphs(
+    structures: Sequence[Structure], symmetry: dict[str, Symmetry], spec: GraphSpec,
+    processes: int = 1,
+) -> Iterator[CrystalGraph]:
+    """Graphs of ``structures`` in order, built over ``processes`` worker processes."""
+    items = [(s, symmetry[s.id]) for s in structures]
+    return ordered_map(partial(_build_one, spec=spec), items, processes)
 
 
 def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:

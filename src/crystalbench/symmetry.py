@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,7 @@ from crystalbench.io import (
     list_array,
     write_parquet,
 )
+from crystalbench.parallel import ordered_map
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
 
@@ -204,14 +206,20 @@ def analyse_symmetry(
     return Symmetry(int(dataset.number), orbit, sym_lattice, sym_frac, float(displacement), False)
 
 
+def _analyse(structure: Structure, symprec: float) -> Symmetry:
+    return analyse_symmetry(structure.lattice, structure.frac_coords, structure.atomic_numbers,
+                            symprec)
+
+
 def write_symmetry_table(
     structures: Sequence[Structure], path: str | os.PathLike, symprec: float = DEFAULT_SYMPREC,
+    processes: int = 1,
 ) -> None:
-    """Analyse every structure and write the symmetry table (one row per structure)."""
+    """Analyse every structure (over ``processes`` workers) and write the symmetry table."""
     results = []
     progress = Progress("symmetry", len(structures), log)
-    for s in structures:
-        sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers, symprec)
+    analysed = ordered_map(partial(_analyse, symprec=symprec), structures, processes)
+    for s, sym in zip(structures, analysed, strict=True):
         if sym.fallback:
             log.warning("structure %r: P1 fallback (%s)", s.id, sym.error)
         results.append(sym)

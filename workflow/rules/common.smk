@@ -27,6 +27,9 @@ def check_studies():
 
 check_studies()
 
+# worker processes of the symmetry and graph steps (Snakemake caps them at --cores)
+PREPROCESSING_THREADS = config["preprocessing"]["threads"]
+
 
 wildcard_constraints:
     dataset=_choice(config["datasets"]),

@@ -10,9 +10,10 @@ rule graphs:
         "results/benchmarks/graphs/{dataset}/{graph}.tsv"
     conda:
         "../../envs/crystalbench.yaml"
+    threads: PREPROCESSING_THREADS
     params:
         spec=as_json("graphs"),
     shell:
         "crystalbench graphs --structures {input.structures:q} --symmetry {input.symmetry:q} "
         "--spec {params.spec:q} --dataset {wildcards.dataset} --name {wildcards.graph} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--processes {threads} --out {output:q} > {log:q} 2>&1"

@@ -9,8 +9,9 @@ rule symmetry:
         "results/benchmarks/symmetry/{dataset}.tsv"
     conda:
         "../../envs/crystalbench.yaml"
+    threads: PREPROCESSING_THREADS
     params:
         symprec=config.get("symprec", 1e-4),
     shell:
         "crystalbench symmetry --structures {input:q} --out {output:q} "
-        "--symprec {params.symprec} > {log:q} 2>&1"
+        "--symprec {params.symprec} --processes {threads} > {log:q} 2>&1"
