@@ -137,6 +137,12 @@ def cmd_bench_graphs(args: argparse.Namespace) -> None:
     bench_graphs(args.data_dir, args.k, args.symprec)
 
 
+def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
+    from crystalbench.bench_kgcnn import bench_kgcnn
+
+    bench_kgcnn(args.data_dir, args.venv, args.limit)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crystalbench", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -237,6 +243,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=24)
     s.add_argument("--symprec", type=float, default=1e-4)
     s.set_defaults(func=cmd_bench_graphs)
+
+    s = sub.add_parser("bench-kgcnn", help="benchmark: ASU graphs vs kgcnn 3.0's preprocessors")
+    s.add_argument("--data-dir", default="../shared/data/matbench")
+    s.add_argument("--venv", default=".kgcnn-venv", help="throwaway venv for kgcnn (created)")
+    s.add_argument("--limit", type=int, default=0, help="first N structures per dataset")
+    s.set_defaults(func=cmd_bench_kgcnn)
     return p
 
 
