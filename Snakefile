@@ -25,4 +25,5 @@ rule all:
     default_target: True
     input:
         study_outputs(),
+        graph_stats_outputs(),
         matbench_outputs(),

@@ -1,10 +1,14 @@
+from dataclasses import asdict
+
 import numpy as np
+import pytest
 from ase.build import bulk
 
 from crystalbench.graphs import (
     GraphSpec,
     build_graph,
     graph_metadata,
+    read_build_seconds,
     read_graph_table,
     write_graph_table,
 )
@@ -13,17 +17,19 @@ from crystalbench.structures import Structure
 from crystalbench.symmetry import analyse_symmetry
 
 
-def graphs_for(structures, representation, k=24):
-    spec = GraphSpec(representation, k=k)
+def graphs_for(structures, representation, k=24, **edges):
+    spec = GraphSpec(representation, k=k, **edges)
     return [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
             for s in structures]
 
 
-def test_graph_parquet_round_trip_is_bit_exact(tmp_path, demo_structures):
+@pytest.mark.parametrize("edges", [{"edges": "knn"}, {"edges": "voronoi", "min_area": 1e-6}])
+def test_graph_parquet_round_trip_is_bit_exact(tmp_path, demo_structures, edges):
     for representation in ("cell", "asu"):
-        graphs = graphs_for(demo_structures, representation)
+        spec = GraphSpec(representation, **edges)
+        graphs = graphs_for(demo_structures, representation, **edges)
         path = tmp_path / f"{representation}.parquet"
-        meta = graph_metadata(GraphSpec(representation), 1e-4, "demo_alloys", representation)
+        meta = graph_metadata(spec, 1e-4, "demo_alloys", representation)
         n = write_graph_table(iter(graphs), path, meta, len(graphs), row_group_size=64)
         assert n == len(graphs)
         table = read_graph_table(path)
@@ -34,9 +40,15 @@ def test_graph_parquet_round_trip_is_bit_exact(tmp_path, demo_structures):
             for name in ("atomic_numbers", "multiplicity", "edge_src", "edge_dst"):
                 assert np.array_equal(getattr(back, name), getattr(g, name)), name
             assert back.edge_vec.tobytes() == np.asarray(g.edge_vec, np.float32).tobytes()
+            if spec.edges == "voronoi":
+                assert back.edge_area.tobytes() == np.asarray(g.edge_area, np.float32).tobytes()
+            else:
+                assert back.edge_area is None
         stored = read_metadata(path)
-        assert stored["spec"]["k"] == 24 and stored["symprec"] == 1e-4
-        assert {"vesin", "spglib", "numpy", "pyarrow", "crystalbench"} <= set(stored["versions"])
+        assert stored["spec"] == asdict(spec) and stored["symprec"] == 1e-4
+        assert {"vesin", "spglib", "scipy", "numpy", "pyarrow", "crystalbench"} <= set(
+            stored["versions"])
+        assert read_build_seconds(path) > 0
 
 
 def test_asu_keeps_self_loops_and_multi_edges():

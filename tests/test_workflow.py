@@ -49,8 +49,9 @@ def job_counts(output: str) -> dict[str, int]:
 
 def test_dry_runs_build_the_expected_dags():
     demo = job_counts(run(BIN / "snakemake", "-n", "-F", "--configfile", "config/demo.yaml").stdout)
-    assert demo == {"aggregate": 1, "all": 1, "demo_structures": 1, "graphs": 2, "splits": 1,
-                    "symmetry": 1, "total": 17, "train": 10}
+    # studies asu (2 graphs) and connectivity (4 graphs, asu-knn24 shared): 5 graphs, 25 runs
+    assert demo == {"aggregate": 2, "all": 1, "demo_structures": 1, "graph_stats": 1,
+                    "graphs": 5, "splits": 1, "symmetry": 1, "total": 37, "train": 25}
 
 
 def test_paper_config_dag_has_every_task_and_fold_per_pair():
@@ -58,14 +59,18 @@ def test_paper_config_dag_has_every_task_and_fold_per_pair():
     result = run(BIN / "snakemake", "-n", "-F")
     seconds = time.perf_counter() - tic
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    pairs = {(m, g) for s in config["studies"].values() for m in s["models"] for g in s["graphs"]}
+    runs = {(d, m, g) for s in config["studies"].values()
+            for d in s["datasets"] for m in s["models"] for g in s["graphs"]}
     counts = job_counts(result.stdout)
-    assert counts["train"] == 9 * 5 * len(pairs)
+    assert counts["train"] == 5 * len(runs)
     assert counts["matbench_fetch"] == 9 and counts["matbench_table"] == 1
-    for model, graph in pairs:
-        jobs = re.findall(rf"results/runs/matbench_\w+/{model}/{graph}/fold\d/metrics.json",
-                          result.stdout)
-        assert len(set(jobs)) == 45, (model, graph)
+    for name, study in config["studies"].items():
+        for model in study["models"]:
+            for graph in study["graphs"]:
+                jobs = re.findall(rf"results/runs/matbench_\w+/{re.escape(model)}/"
+                                  rf"{re.escape(graph)}/fold\d/metrics.json", result.stdout)
+                assert len(set(jobs)) >= 5 * len(study["datasets"]), (name, model, graph)
+    assert len(config["studies"]["reproduction"]["datasets"]) == 9
     assert seconds < 10
 
 
@@ -80,15 +85,22 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     table = pd.read_csv(tmp_path / "results/tables/asu.csv").set_index("graph")
     assert set(table.index) == {"asu-knn24", "cell-knn24"} and (table["folds"] == 2).all()
     assert table.loc["asu-knn24", "mean_edges"] < table.loc["cell-knn24", "mean_edges"]
-    for name in ("asu_parity", "asu_bars"):
+    for name in ("asu_parity", "asu_bars", "connectivity_parity", "connectivity_bars"):
         for ext in ("png", "svg"):
             assert (tmp_path / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    connectivity = pd.read_csv(tmp_path / "results/tables/connectivity.csv")
+    assert set(connectivity["graph"]) == {"asu-knn12", "asu-knn24", "asu-radius4",
+                                          "asu-voronoi"}
+    stats = pd.read_csv(tmp_path / "results/tables/graph_stats.csv").set_index("graph")
+    assert len(stats) == 5 and stats.loc["asu-knn24", "edge reduction"] > 1.2
+    assert (tmp_path / "results/figures/graph_stats_demo_alloys.png").stat().st_size > 10_000
     rejects = pd.read_parquet(tmp_path / "results/structures/demo_alloys.rejects.parquet")
     kept = pd.read_parquet(tmp_path / "results/structures/demo_alloys.parquet", columns=["id"])
     assert len(kept) + len(rejects) == 304
     run(BIN / "snakemake", *common, "--report", tmp_path / "results/report.html")
     html = (tmp_path / "results/report.html").read_text(errors="replace")
     assert "asu_parity.png" in html and "asu_bars.png" in html
+    assert "graph_stats_demo_alloys.png" in html
     again = run(BIN / "snakemake", "--cores", "2", *common)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -137,6 +137,13 @@ def cmd_bench_graphs(args: argparse.Namespace) -> None:
     bench_graphs(args.data_dir, args.k, args.symprec)
 
 
+def cmd_graph_stats(args: argparse.Namespace) -> None:
+    from crystalbench.graph_stats import write_graph_stats
+
+    write_graph_stats(args.graphs, args.symmetry, args.table_md, args.table_csv,
+                      args.figures_dir)
+
+
 def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     from crystalbench.bench_kgcnn import bench_kgcnn
 
@@ -220,6 +227,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--parity", nargs="+", required=True)
     s.add_argument("--bars", nargs="+", required=True)
     s.set_defaults(func=cmd_aggregate)
+
+    s = sub.add_parser("graph-stats", help="graph size statistics and ASU reduction figures")
+    s.add_argument("--graphs", nargs="+", required=True)
+    s.add_argument("--symmetry", nargs="+", required=True, help="one table per dataset")
+    s.add_argument("--table-md", required=True)
+    s.add_argument("--table-csv", required=True)
+    s.add_argument("--figures-dir", required=True)
+    s.set_defaults(func=cmd_graph_stats)
 
     s = sub.add_parser("matbench-table", help="MatBench table next to the paper's scores")
     s.add_argument("--metrics", nargs="+", required=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -39,6 +40,7 @@ from crystalbench.voronoi import voronoi_edges
 log = logging.getLogger(__name__)
 
 REPRESENTATIONS = ("cell", "asu")
+BUILD_KEY = "crystalbench_build"  # footer key: build time, known only once all are written
 EDGE_SELECTIONS = ("knn", "radius", "voronoi")
 
 
@@ -209,10 +211,14 @@ def write_graph_table(
     graphs: Iterator[CrystalGraph], path: str | os.PathLike, metadata: dict[str, Any],
     total: int, row_group_size: int = 2048,
 ) -> int:
-    """Stream graphs into a zstd Parquet file, one row group at a time, atomically."""
+    """Stream graphs into a zstd Parquet file, one row group at a time, atomically.
+
+    The wall time of building and writing goes into the footer (``read_build_seconds``).
+    """
     progress = Progress(f"graphs {Path(path).name}", total, log)
     written = 0
     writer = None
+    tic = time.perf_counter()
     with atomic_path(path) as tmp:
         try:
             chunk: list[CrystalGraph] = []
@@ -227,10 +233,20 @@ def write_graph_table(
                 writer = _write_chunk(writer, tmp, chunk, metadata)
                 written += len(chunk)
                 progress.step(len(chunk))
+            writer.add_key_value_metadata({BUILD_KEY: json.dumps(
+                {"seconds": time.perf_counter() - tic, "structures": written})})
         finally:
             if writer is not None:
                 writer.close()
     return written
+
+
+def read_build_seconds(path: str | os.PathLike) -> float:
+    """Wall seconds the graph step spent building and writing this file."""
+    raw = (pq.read_metadata(path).metadata or {}).get(BUILD_KEY.encode())
+    if raw is None:
+        raise ValueError(f"{path}: no build time in the Parquet footer")
+    return float(json.loads(raw)["seconds"])
 
 
 def _write_chunk(

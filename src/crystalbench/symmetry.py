@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -217,6 +218,7 @@ def write_symmetry_table(
 ) -> None:
     """Analyse every structure (over ``processes`` workers) and write the symmetry table."""
     results = []
+    tic = time.perf_counter()
     progress = Progress("symmetry", len(structures), log)
     analysed = ordered_map(partial(_analyse, symprec=symprec), structures, processes)
     for s, sym in zip(structures, analysed, strict=True):
@@ -227,6 +229,7 @@ def write_symmetry_table(
     write_parquet(symmetry_table(structures, results), path, {
         "symprec": symprec, "spglib": spglib.__version__, "crystalbench": __version__,
         "n_structures": len(results), "n_fallback": sum(r.fallback for r in results),
+        "seconds": time.perf_counter() - tic, "processes": processes,
     })
 
 

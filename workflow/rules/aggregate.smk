@@ -44,6 +44,35 @@ rule aggregate:
         "--bars {output.bars_png:q} {output.bars_svg:q} > {log:q} 2>&1"
 
 
+rule graph_stats:
+    input:
+        graphs=study_graph_files(),
+        symmetry=expand("results/symmetry/{dataset}.parquet", dataset=study_datasets()),
+    output:
+        md="results/tables/graph_stats.md",
+        csv=report(
+            "results/tables/graph_stats.csv",
+            caption="../report/graph_stats.rst",
+            category="Graphs",
+            labels={"figure": "statistics table"},
+        ),
+        figures=report(
+            expand(
+                "results/figures/graph_stats_{dataset}.png", dataset=study_datasets()
+            ),
+            caption="../report/graph_reduction.rst",
+            category="Graphs",
+        ),
+    log:
+        "results/logs/aggregate/graph_stats.log",
+    conda:
+        "../../envs/crystalbench.yaml"
+    shell:
+        "crystalbench graph-stats --graphs {input.graphs:q} --symmetry {input.symmetry:q} "
+        "--table-md {output.md:q} --table-csv {output.csv:q} "
+        "--figures-dir results/figures > {log:q} 2>&1"
+
+
 rule matbench_table:
     input:
         metrics=lambda wc: study_runs(matbench_study(), "metrics.json"),

@@ -64,6 +64,29 @@ def study_outputs():
     return out
 
 
+def study_datasets():
+    """Datasets used by any study, in config order."""
+    used = {d for s in config["studies"].values() for d in s["datasets"]}
+    return [d for d in config["datasets"] if d in used]
+
+
+def study_graph_files():
+    """Every graph file some study trains on."""
+    pairs = {
+        (d, g)
+        for s in config["studies"].values()
+        for d in s["datasets"]
+        for g in s["graphs"]
+    }
+    return [f"results/graphs/{d}/{g}.parquet" for d, g in sorted(pairs)]
+
+
+def graph_stats_outputs():
+    return ["results/tables/graph_stats.md", "results/tables/graph_stats.csv"] + [
+        f"results/figures/graph_stats_{d}.png" for d in study_datasets()
+    ]
+
+
 def as_json(section):
     """A params function passing one named config entry to the CLI as JSON."""
     key = {"graphs": "graph", "models": "model", "studies": "study"}[section]
