@@ -144,6 +144,12 @@ def cmd_graph_stats(args: argparse.Namespace) -> None:
                       args.figures_dir)
 
 
+def cmd_bench_epochs(args: argparse.Namespace) -> None:
+    from crystalbench.bench import bench_epochs
+
+    bench_epochs(args.data_dir, args.epochs, args.batch_size, args.threads, args.device)
+
+
 def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     from crystalbench.bench_kgcnn import bench_kgcnn
 
@@ -258,6 +264,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=int, default=24)
     s.add_argument("--symprec", type=float, default=1e-4)
     s.set_defaults(func=cmd_bench_graphs)
+
+    s = sub.add_parser("bench-epochs", help="benchmark: coGN epoch time, ASU vs cell graphs")
+    s.add_argument("--data-dir", default="../shared/data/matbench")
+    s.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_bench_epochs)
 
     s = sub.add_parser("bench-kgcnn", help="benchmark: ASU graphs vs kgcnn 3.0's preprocessors")
     s.add_argument("--data-dir", default="../shared/data/matbench")

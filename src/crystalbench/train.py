@@ -15,6 +15,7 @@ import logging
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from torch_geometric.data import Data
 
 from crystalbench import __version__
 from crystalbench.dataset import batches, table_to_data
@@ -57,6 +59,32 @@ def pick_device(requested: str) -> torch.device:
 def _save_torch(obj: Any, path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def train_epoch(
+    model: torch.nn.Module, data: list[Data], train_idx: np.ndarray, batch_size: int,
+    rng: np.random.Generator, optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: Callable, dev: torch.device,
+) -> tuple[float, float]:
+    """One shuffled pass over the training graphs, collation included.
+
+    Returns (mean loss, wall seconds).
+    """
+    model.train()
+    tic = time.perf_counter()
+    loss_sum, n_seen = 0.0, 0
+    for batch in batches(data, train_idx, batch_size, rng):
+        batch = batch.to(dev)
+        optimizer.zero_grad()
+        loss = loss_fn(model(batch).squeeze(-1), batch.y)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.item() * batch.num_graphs
+        n_seen += batch.num_graphs
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return loss_sum / n_seen, time.perf_counter() - tic
 
 
 def train_fold(
@@ -131,23 +159,10 @@ def train_fold(
              architecture, graphs_path, fold, len(train_idx), len(test_idx),
              count_parameters(model), dev)
     for epoch in range(start_epoch, train_cfg.epochs):
-        model.train()
-        tic = time.perf_counter()
         rng = np.random.default_rng([train_cfg.seed, epoch])
-        loss_sum, n_seen = 0.0, 0
-        for batch in batches(data, train_idx, train_cfg.batch_size, rng):
-            batch = batch.to(dev)
-            optimizer.zero_grad()
-            loss = loss_fn(model(batch).squeeze(-1), batch.y)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.item() * batch.num_graphs
-            n_seen += batch.num_graphs
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - tic
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / n_seen,
+        train_loss, seconds = train_epoch(model, data, train_idx, train_cfg.batch_size, rng,
+                                          optimizer, scheduler, loss_fn, dev)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss,
                         "lr": scheduler.get_last_lr()[0], "seconds": seconds})
         if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
             log.info("epoch %d/%d: train loss %.4f, %.2f s",
