@@ -138,3 +138,17 @@ def test_symmetry_equivalent_atoms_have_the_same_faces(real_structures):
 def test_negative_threshold_is_an_error():
     with pytest.raises(ValueError, match="min_area"):
         voronoi_edges(np.eye(3) * 3, np.zeros((1, 3)), -1.0)
+
+
+def test_a_failing_structure_is_named(monkeypatch, demo_structures):
+    from crystalbench import voronoi
+    from crystalbench.graphs import GraphSpec, build_graph
+
+    def qhull_fails(*args):
+        raise ValueError("Qhull failed on 3 points: QH6154 initial simplex is flat")
+
+    monkeypatch.setattr(voronoi, "central_cells", qhull_fails)
+    s = demo_structures[0]
+    sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+    with pytest.raises(ValueError, match=f"structure '{s.id}': voronoi edges failed: Qhull"):
+        build_graph(s, sym, GraphSpec("asu", "voronoi", min_area=0.0))

@@ -140,7 +140,10 @@ def asu_graph(
 
 def build_graph(structure: Structure, sym: Symmetry, spec: GraphSpec) -> CrystalGraph:
     """Build ``structure``'s graph on its symmetrised cell in the representation of ``spec``."""
-    edges = select_edges(sym.lattice, sym.frac_coords, spec)
+    try:
+        edges = select_edges(sym.lattice, sym.frac_coords, spec)
+    except ValueError as exc:
+        raise ValueError(f"structure {structure.id!r}: {spec.edges} edges failed: {exc}") from exc
     if spec.representation == "cell":
         graph = cell_graph(structure.id, structure.atomic_numbers, edges, structure.target)
     else:

@@ -52,7 +52,7 @@ def voronoi_edges(lattice: np.ndarray, frac: np.ndarray, min_area: float = 0.0) 
         sufficient = 2 * cells.rho.max() / spacing * (1 + 1e-9)
         if np.all(pad >= sufficient) or cells.verified(lattice):
             return cells.edges(min_area)
-        pad = np.minimum(1.5 * pad, sufficient)
+        pad = np.maximum(pad, np.minimum(1.5 * pad, sufficient))
     raise ValueError("Voronoi cells did not close within a padding of "
                      f"{(pad * spacing).min():.1f} Å")
 

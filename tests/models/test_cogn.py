@@ -2,9 +2,12 @@
 as on the full-cell graph, and is invariant under rotation, translation, permutation and
 supercells. Random weights, float64, on every demo structure and ~1,900 real crystals."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+import yaml
 from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
@@ -16,6 +19,7 @@ from crystalbench.symmetry import analyse_symmetry
 from crystalbench.voronoi import voronoi_edges
 
 TOLERANCE = 1e-5
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -101,20 +105,41 @@ def test_asu_equals_cell_and_invariances(model, structures):
         assert_close(structures, moved_asu, cell, f"{transform.__name__} (ASU)")
 
 
-@pytest.mark.parametrize("edges", [{"edges": "knn", "k": 6},
-                                   {"edges": "radius", "cutoff": 6.0},
-                                   {"edges": "radius", "cutoff": 8.0, "max_neighbors": 16}])
-def test_asu_equals_cell_for_other_edges(model, demo_structures, real_structures, edges):
+def config_edge_selections(kind):
+    """Distinct edge selections of ``kind`` among the graph variants of config/config.yaml."""
+    graphs = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["graphs"]
+    found = []
+    for spec in graphs.values():
+        edges = {k: v for k, v in spec.items() if k not in ("representation", "line_graph")}
+        if edges["edges"] == kind and edges not in found:
+            found.append(edges)
+    return found
+
+
+@pytest.fixture(scope="module")
+def everything(demo_structures, real_structures):
+    """All 2,205 demo and real crystals with their symmetry, computed once."""
     structures = demo_structures + real_structures
-    cell, asu = predict(model, structures, edges)
+    return structures, [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+                        for s in structures]
+
+
+@pytest.mark.parametrize("edges", [e for e in config_edge_selections("knn") if e != KNN24]
+                         + config_edge_selections("radius")
+                         + [{"edges": "radius", "cutoff": 8.0, "max_neighbors": 16}],
+                         ids=lambda e: "-".join(str(v) for v in e.values()))
+def test_asu_equals_cell_for_every_variant(model, everything, edges):
+    """The config's kNN and radius variants (kNN-24: the invariance test above)."""
+    structures, symmetries = everything
+    cell, asu = predict(model, structures, edges, symmetries=symmetries)
     assert_close(structures, asu, cell, f"ASU vs cell, {edges}")
 
 
-def test_asu_equals_cell_for_voronoi_edges(model, demo_structures, real_structures):
-    """Every ridge-area threshold of the connectivity study, from one tessellation each."""
-    structures = demo_structures + real_structures
-    symmetries = [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-                  for s in structures]
+def test_asu_equals_cell_for_voronoi_edges(model, everything):
+    """Every ridge-area threshold of the config, from one tessellation per crystal."""
+    structures, symmetries = everything
+    thresholds = sorted(e["min_area"] for e in config_edge_selections("voronoi"))
+    assert thresholds == [0.0, 1e-6, 0.1, 0.5]
     tessellations = {}
 
     def faces(s, sym):
@@ -122,7 +147,7 @@ def test_asu_equals_cell_for_voronoi_edges(model, demo_structures, real_structur
             tessellations[s.id] = voronoi_edges(sym.lattice, sym.frac_coords, 0.0)
         return tessellations[s.id]
 
-    for min_area in (0.0, 1e-6, 0.1, 0.5):
+    for min_area in thresholds:
         def above(s, sym, min_area=min_area):
             edges = faces(s, sym)
             return edges.select(edges.area > min_area)
