@@ -22,6 +22,7 @@ from crystalbench.io import atomic_path, read_metadata, write_text
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 
 def per_structure_counts(path: str | os.PathLike) -> pd.DataFrame:
@@ -93,6 +94,12 @@ def reduction_figure(dataset: str, counts: dict[str, pd.DataFrame], path: Path) 
     if first is None:
         ax.text(0.5, 0.5, "no ASU graphs for this dataset", ha="center", transform=ax.transAxes)
     ax.set_xscale("log")
+    largest = max([(c["cell_edges"] / c["edges"]).max() for c in counts.values()]
+                  + [(c["cell_nodes"] / c["nodes"]).max() for c in counts.values()] + [1.0])
+    ax.set_xticks([t for t in (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+                   if t <= largest])
+    ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("reduction factor, full cell / ASU (log scale)")
     ax.set_ylabel("fraction of structures ≤ factor")
     ax.set_title(f"{dataset}: ASU reduction per structure")
