@@ -1,13 +1,13 @@
 """Crystal graphs in the two representations, and their Parquet cache (the graph contract).
 
 ``cell``: one node per atom of the (symmetrised) input cell.
-Edges: k nearest neighbours (with ties), all neighbours within a cutoff (optionally capped), or
-periodic Voronoi neighbours with a ridge area above a threshold (the area is an edge feature).
-
 ``asu``: one node per symmetry orbit. Edges are built on the full periodic cell; every edge
 whose target is an orbit representative is kept, its source is replaced by the source's
 representative, and its true edge vector is kept. Multi-edges and self-loops are legal and
 kept. Readouts weight each node by its multiplicity (orbit size).
+
+Edges: k nearest neighbours (with ties), all neighbours within a cutoff (optionally capped), or
+periodic Voronoi neighbours with a ridge area above a threshold (the area is an edge feature).
 """
 
 from __future__ import annotations
