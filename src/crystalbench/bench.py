@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crystalbench.graphs import GraphSpec, asu_graph, cell_graph, select_edges
+from crystalbench.graphs import GraphSpec, asu_graph, build_graph, cell_graph, select_edges
 from crystalbench.matbench import read_matbench_json
 from crystalbench.symmetry import analyse_symmetry
 
@@ -73,19 +73,15 @@ def bench_epochs(data_dir: str, epochs: int = 3, batch_size: int = 64, threads: 
         structures = read_matbench_json(path)
         targets = np.array([s.target for s in structures])
         mean, std = targets.mean(), targets.std()
+        symmetries = [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+                      for s in structures]
         seconds, edges = {}, {}
         for representation in ("cell", "asu"):
             spec = GraphSpec(representation, k=k)
-            data = []
-            for s in structures:
-                sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-                edge_set = select_edges(sym.lattice, sym.frac_coords, spec)
-                graph = (asu_graph(s.id, s.atomic_numbers, edge_set, sym.orbit, s.target)
-                         if representation == "asu"
-                         else cell_graph(s.id, s.atomic_numbers, edge_set, s.target))
-                item = to_data(graph)
+            data = [to_data(build_graph(s, sym, spec))
+                    for s, sym in zip(structures, symmetries, strict=True)]
+            for item in data:
                 item.y = (item.y - mean) / std
-                data.append(item)
             edges[representation] = sum(d.edge_index.shape[1] for d in data)
             torch.manual_seed(0)
             model = build_model("cogn", REFERENCE_COGN).to(dev)

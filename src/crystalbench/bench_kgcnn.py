@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from crystalbench.graphs import GraphSpec, asu_graph, select_edges
+from crystalbench.graphs import GraphSpec, build_graph
 from crystalbench.matbench import read_matbench_json
 from crystalbench.symmetry import analyse_symmetry
 
@@ -69,8 +69,7 @@ def run_ours(dataset: Path, limit: int) -> dict:
         tic = time.perf_counter()
         for s in structures:
             sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-            edges = select_edges(sym.lattice, sym.frac_coords, spec)
-            graph = asu_graph(s.id, s.atomic_numbers, edges, sym.orbit, s.target)
+            graph = build_graph(s, sym, spec)
             graphs.append({"nodes": graph.n_nodes, "edges": graph.n_edges,
                            "spacegroup": sym.spacegroup, "cell_atoms": s.n_atoms})
         results[name] = {"seconds": time.perf_counter() - tic, "graphs": graphs}
