@@ -128,8 +128,7 @@ def write_graph_stats(
         if meta["spec"]["representation"] == "asu":
             asu_counts.setdefault(meta["dataset"], {})[meta["graph"]] = counts
     table = pd.DataFrame(rows).sort_values(["dataset", "representation", "graph"])
-    with atomic_path(table_csv) as tmp:
-        table.to_csv(tmp, index=False)
+    write_text(table_csv, table.to_csv(index=False))
     write_text(table_md, markdown(table))
     for dataset, counts in asu_counts.items():
         reduction_figure(dataset, counts, Path(figures_dir) / f"graph_stats_{dataset}.png")

@@ -229,7 +229,7 @@ def write_symmetry_table(
     write_parquet(symmetry_table(structures, results), path, {
         "symprec": symprec, "spglib": spglib.__version__, "crystalbench": __version__,
         "n_structures": len(results), "n_fallback": sum(r.fallback for r in results),
-        "seconds": time.perf_counter() - tic, "processes": processes,
+        "seconds": time.perf_counter() - tic,
     })
 
 

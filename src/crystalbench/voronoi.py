@@ -11,9 +11,10 @@ A window that is too small yields cells that are too large, so every result is c
    cell equals its true cell (a convex polytope whose vertices all lie in the true cell, and
    which contains it). Cheap sufficient case: the window reaches 2 * max rho beyond every atom.
 
-On failure the window grows to that guaranteed size. Ridges below ``AREA_FLOOR`` are contacts
-of co-spherical points (edges or corners shared by cells in symmetric crystals): their area is
-set to exactly zero, so ``min_area=0`` selects the same faces on symmetry-equivalent atoms.
+On failure the window grows by half, never beyond that sufficient size. Ridges below
+``AREA_FLOOR`` are contacts of co-spherical points (edges or corners shared by cells in
+symmetric crystals): their area is set to exactly zero, so ``min_area=0`` selects the same
+faces on symmetry-equivalent atoms.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def voronoi_edges(lattice: np.ndarray, frac: np.ndarray, min_area: float = 0.0) 
         raise ValueError(f"min_area must be >= 0, got {min_area}")
     wrapped, lo, hi, gap = compact_frame(frac)
     spacing = 1.0 / np.linalg.norm(np.linalg.inv(lattice), axis=0)  # between lattice planes
-    pad = np.maximum(gap, initial_padding(lattice, lo, hi, len(frac)) / spacing)
+    pad = np.maximum(gap, initial_padding(lattice, spacing, lo, hi, len(frac)) / spacing)
     for _ in range(12):
         cells = central_cells(lattice, frac, wrapped, lo, hi, pad)
         if cells is None:  # a cell is open: too few images on some side
@@ -72,14 +73,16 @@ def compact_frame(frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return wrapped, wrapped.min(axis=0), wrapped.max(axis=0), gaps.max(axis=0)
 
 
-def initial_padding(lattice: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_atoms: int) -> float:
+def initial_padding(
+    lattice: np.ndarray, spacing: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_atoms: int,
+) -> float:
     """A window guess (Å): 3x the Wigner-Seitz radius of the occupied part of the cell.
 
     That covers twice the largest vertex distance of fcc, bcc and simple cubic cells (2.6-2.8
     Wigner-Seitz radii). Vacuum is left out of the volume, so a slab gets a window suited to
     its atoms' density; its vacuum-facing cells are then certified by the vertex check.
+    ``spacing`` is the distance between lattice planes per direction.
     """
-    spacing = 1.0 / np.linalg.norm(np.linalg.inv(lattice), axis=0)
     thickness = np.minimum(np.maximum(hi - lo, MIN_THICKNESS / spacing), 1.0)
     volume = abs(np.linalg.det(lattice)) * float(np.prod(thickness))
     return 3.0 * (3.0 * volume / (4.0 * np.pi * n_atoms)) ** (1.0 / 3.0)
