@@ -1,22 +1,36 @@
-"""Model zoo: every model is built from a config dict by ``build_model``."""
+"""Model zoo: every model is built from a config dict by ``build_model``.
+
+coGN and coNGN are two configurations of one nested graph network (``ngn``); SchNet, CGCNN
+and DimeNet++ are baselines over the same precomputed graphs and multiplicity readout.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
-from crystalbench.models.cogn import CoGN, CoGNConfig
+from crystalbench.models.cgcnn import CGCNN, CGCNNConfig
+from crystalbench.models.dimenet import DimeNetPP, DimeNetPPConfig
+from crystalbench.models.ngn import NGN, NGNConfig, congn_config
+from crystalbench.models.schnet import SchNet, SchNetConfig
 
-ARCHITECTURES = {"cogn": (CoGN, CoGNConfig)}
+ARCHITECTURES: dict[str, tuple[type[nn.Module], Callable[..., Any]]] = {
+    "cogn": (NGN, NGNConfig),
+    "congn": (NGN, congn_config),
+    "schnet": (SchNet, SchNetConfig),
+    "cgcnn": (CGCNN, CGCNNConfig),
+    "dimenetpp": (DimeNetPP, DimeNetPPConfig),
+}
 
 
 def build_model(architecture: str, params: dict[str, Any]) -> nn.Module:
     """Instantiate ``architecture`` with hyperparameters ``params`` (unknown keys are errors)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; known: {sorted(ARCHITECTURES)}")
-    model_cls, config_cls = ARCHITECTURES[architecture]
-    return model_cls(config_cls(**params))
+    model_cls, make_config = ARCHITECTURES[architecture]
+    return model_cls(make_config(**params))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -57,3 +57,45 @@ def multiplicity_mean(
     """Per-graph mean over all atoms of the cell: sum m_i h_i / sum m_i over ASU nodes."""
     weighted = scatter_sum(h * multiplicity[:, None], batch, n_graphs)
     return weighted / scatter_sum(multiplicity[:, None], batch, n_graphs)
+
+
+def edge_lengths(batch) -> torch.Tensor:
+    """Length of every edge vector (Å)."""
+    return torch.linalg.vector_norm(batch.edge_vec, dim=-1)
+
+
+def pair_angles(batch) -> torch.Tensor:
+    """Angle (rad, [0, pi]) at the shared target between the two edges of each line-graph pair.
+
+    Both edge vectors point into the target, so this is the vertex angle i-j-k. atan2 of
+    |cross| and dot stays accurate near 0 and pi, where acos of the cosine does not.
+    """
+    require(batch, "angle_index", "a graph variant with `line_graph: true`")
+    a, b = batch.angle_index
+    u, v = batch.edge_vec[a], batch.edge_vec[b]
+    return torch.atan2(torch.linalg.vector_norm(torch.cross(u, v, dim=-1), dim=-1),
+                       (u * v).sum(-1))
+
+
+def require(batch, key: str, hint: str) -> None:
+    """Stop with a clear message when a model needs a graph field the graph does not have."""
+    if getattr(batch, key, None) is None:
+        raise ValueError(f"this model needs `{key}` in its input graphs: use {hint}")
+
+
+def graph_readout(
+    h: torch.Tensor, batch, how: str,
+) -> torch.Tensor:
+    """Multiplicity-aware pooling of node features: 'mean' over the cell's atoms or 'sum'."""
+    if how == "mean":
+        return multiplicity_mean(h, batch.multiplicity, batch.batch, batch.num_graphs)
+    if how == "sum":
+        return scatter_sum(h * batch.multiplicity[:, None], batch.batch, batch.num_graphs)
+    raise ValueError(f"readout must be 'mean' or 'sum', got {how!r}")
+
+
+def require_within_cutoff(dist: torch.Tensor, cutoff: float, model: str) -> None:
+    """Stop when a graph holds edges beyond a model's cutoff (its basis is not zero there)."""
+    if len(dist) and float(dist.max()) > cutoff + 1e-6:
+        raise ValueError(f"{model} has a {cutoff} Å cutoff but the graph has an edge of "
+                         f"{float(dist.max()):.3f} Å: use a radius graph with cutoff <= {cutoff}")
