@@ -19,6 +19,11 @@ def check_studies():
             unknown = set(study[key]) - set(config[key])
             if unknown:
                 raise ValueError(f"study {name!r}: unknown {key} {sorted(unknown)}")
+        if study.get("paired") and len(study["models"]) != len(study["graphs"]):
+            raise ValueError(
+                f"study {name!r}: paired studies need one graph per model, got "
+                f"{len(study['models'])} models and {len(study['graphs'])} graphs"
+            )
         if study.get("baseline") and study["baseline"] not in study["graphs"]:
             raise ValueError(
                 f"study {name!r}: baseline {study['baseline']!r} not in its graphs"
@@ -39,14 +44,20 @@ wildcard_constraints:
     fold=r"\d+",
 
 
+def model_graph_pairs(s):
+    """(model, graph) runs of a study: every combination, or models[i] on graphs[i]."""
+    if s.get("paired"):
+        return list(zip(s["models"], s["graphs"]))
+    return [(m, g) for m in s["models"] for g in s["graphs"]]
+
+
 def study_runs(study, filename):
     """Files of every training run a study aggregates."""
     s = config["studies"][study]
     return [
         f"results/runs/{d}/{m}/{g}/fold{k}/{filename}"
         for d in s["datasets"]
-        for m in s["models"]
-        for g in s["graphs"]
+        for m, g in model_graph_pairs(s)
         for k in range(config["folds"])
     ]
 
@@ -93,6 +104,18 @@ def as_json(section):
     return lambda wc: json.dumps(config[section][getattr(wc, key)])
 
 
+def model_json(wildcards):
+    """The model's config entry as JSON, with its training budget for this dataset.
+
+    ``train_by_dataset`` overrides training keys per dataset (coNGN: 50 epochs on
+    mp_is_metal instead of 600).
+    """
+    model = dict(config["models"][wildcards.model])
+    overrides = model.pop("train_by_dataset", {}).get(wildcards.dataset, {})
+    model["train"] = {**model["train"], **overrides}
+    return json.dumps(model)
+
+
 def dataset_field(field):
     """JSON map dataset -> one field of its config (units, quantity labels)."""
     return json.dumps({d: c[field] for d, c in config["datasets"].items()})
@@ -125,9 +148,7 @@ def matbench_outputs():
         return []
     s = config["studies"][name]
     return ["results/tables/matbench.md", "results/tables/matbench.csv"] + [
-        f"results/matbench/{m}-{g}/results.json.gz"
-        for m in s["models"]
-        for g in s["graphs"]
+        f"results/matbench/{m}-{g}/results.json.gz" for m, g in model_graph_pairs(s)
     ]
 
 

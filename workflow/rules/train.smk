@@ -19,7 +19,7 @@ rule train:
         mem_mb=4000,
         runtime=600,
     params:
-        model=as_json("models"),
+        model=model_json,
         device=config["train"].get("device", "auto"),
         out_dir=subpath(output.metrics, parent=True),
     shell:
