@@ -150,6 +150,13 @@ def cmd_bench_epochs(args: argparse.Namespace) -> None:
     bench_epochs(args.data_dir, args.epochs, args.batch_size, args.threads, args.device)
 
 
+def cmd_bench_models(args: argparse.Namespace) -> None:
+    from crystalbench.bench_models import bench_models
+
+    bench_models(args.data_dir, args.config, args.study, args.limit, args.epochs,
+                 args.batch_size, args.threads, args.device)
+
+
 def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     from crystalbench.bench_kgcnn import bench_kgcnn
 
@@ -272,6 +279,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_bench_epochs)
+
+    s = sub.add_parser("bench-models", help="benchmark: every model's train and inference "
+                       "graphs per second, ASU vs cell")
+    s.add_argument("--data-dir", default="../shared/data/matbench")
+    s.add_argument("--config", default="config/config.yaml")
+    s.add_argument("--study", default="models", help="study whose models and graphs to time")
+    s.add_argument("--limit", type=int, default=256, help="structures per dataset")
+    s.add_argument("--epochs", type=int, default=2, help="timed passes after one warm-up")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_bench_models)
 
     s = sub.add_parser("bench-kgcnn", help="benchmark: ASU graphs vs kgcnn 3.0's preprocessors")
     s.add_argument("--data-dir", default="../shared/data/matbench")
