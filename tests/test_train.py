@@ -1,4 +1,5 @@
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -7,10 +8,12 @@ import pytest
 import torch
 
 from crystalbench import train as train_module
+from crystalbench.dataset import to_data
 from crystalbench.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+from crystalbench.models import build_model
 from crystalbench.splits import write_splits
 from crystalbench.symmetry import analyse_symmetry
-from crystalbench.train import TrainConfig, train_fold
+from crystalbench.train import TrainConfig, train_epoch, train_fold
 
 PARAMS = {"width": 16, "blocks": 2, "edge_mlp_depth": 2, "node_mlp_depth": 1}
 
@@ -28,12 +31,13 @@ def inputs(tmp_path_factory, demo_structures):
     return folder / "g.parquet", folder / "s.parquet"
 
 
-def run(inputs, out, epochs=4, every=1):
-    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, seed=3, checkpoint_every=every)
+def run(inputs, out, epochs=4, every=1, **options):
+    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, seed=3, checkpoint_every=every,
+                      **options)
     return train_fold(*inputs, 1, "cogn", PARAMS, cfg, out)
 
 
-def interrupted_run(inputs, out, monkeypatch):
+def interrupted_run(inputs, out, monkeypatch, **options):
     """A 6-epoch run (checkpoints every 2) killed during its 4th epoch."""
     original = train_module.batches
     calls = {"n": 0}
@@ -48,7 +52,7 @@ def interrupted_run(inputs, out, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(train_module, "batches", dying)
         with pytest.raises(KeyboardInterrupt):
-            run(inputs, out, epochs=6, every=2)
+            run(inputs, out, epochs=6, every=2, **options)
 
 
 def weights(out):
@@ -67,6 +71,64 @@ def test_outputs_and_metrics(inputs, tmp_path):
     assert len(pd.read_csv(tmp_path / "history.csv")) == 4
     for key in ("rmse", "r2", "epochs", "seconds_per_epoch", "parameters", "device"):
         assert key in metrics
+    assert metrics["clip_grad_norm"] is None and metrics["amp"] is False
+
+
+def test_clipping_bounds_the_gradient_norm(demo_structures):
+    """Plain SGD with lr 1 on one batch: the step equals the (clipped) gradient."""
+    data = [to_data(build_graph(s, analyse_symmetry(s.lattice, s.frac_coords,
+                                                    s.atomic_numbers), GraphSpec("asu")))
+            for s in demo_structures[:12]]
+    idx = np.arange(len(data))
+
+    def step_norm(clip, scaler=None):
+        torch.manual_seed(0)
+        model = build_model("cogn", PARAMS)
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        train_epoch(model, data, idx, len(data), np.random.default_rng(0), optimizer,
+                    scheduler, torch.nn.functional.l1_loss, torch.device("cpu"), clip, scaler)
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        return float(torch.linalg.vector_norm(after - before))
+
+    free = step_norm(None)
+    assert free > 0.1
+    assert step_norm(free / 10) == pytest.approx(free / 10, rel=1e-4)
+    assert step_norm(free * 10) == pytest.approx(free, rel=1e-6)
+    # mixed precision (float16 autocast on CPU): gradients are unscaled before clipping
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)
+    assert step_norm(free / 10, scaler) == pytest.approx(free / 10, rel=1e-3)
+
+
+def test_amp_request_on_cpu_warns_and_trains_in_float32(inputs, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="crystalbench.train"):
+        metrics = run(inputs, tmp_path / "amp", epochs=2, amp=True, clip_grad_norm=0.5)
+    assert "AMP (mixed precision) is CUDA-only" in caplog.text
+    assert metrics["amp"] is False and metrics["clip_grad_norm"] == 0.5
+    saved = json.loads((tmp_path / "amp" / "metrics.json").read_text())
+    assert saved["amp"] is False and saved["clip_grad_norm"] == 0.5
+    run(inputs, tmp_path / "fp32", epochs=2, clip_grad_norm=0.5)
+    a, b = weights(tmp_path / "amp"), weights(tmp_path / "fp32")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_amp_path_scales_and_resumes_with_its_scaler(inputs, tmp_path, monkeypatch):
+    """The CUDA AMP code path (autocast, GradScaler, unscale before clipping, scaler state in
+    resume.pt) run for real on CPU float16 autocast; only the CUDA-only gate is lifted."""
+    monkeypatch.setattr(train_module, "use_amp", lambda requested, dev: requested)
+    options = {"amp": True, "clip_grad_norm": 1.0}
+    metrics = run(inputs, tmp_path / "straight", epochs=6, every=2, **options)
+    assert metrics["amp"] is True and np.isfinite(metrics["mae"])
+    interrupted_run(inputs, tmp_path / "resumed", monkeypatch, **options)
+    state = torch.load(tmp_path / "resumed" / "resume.pt", weights_only=True)
+    assert state["scaler"]["scale"] > 0
+    run(inputs, tmp_path / "resumed", epochs=6, every=2, **options)
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    run(inputs, tmp_path / "fp32", epochs=6, every=2, clip_grad_norm=1.0)
+    c = weights(tmp_path / "fp32")
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # float16 autocast did take effect
 
 
 def test_cpu_runs_are_bit_reproducible(inputs, tmp_path):
