@@ -1,5 +1,6 @@
 import json
 import logging
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,14 @@ import torch
 
 from crystalbench import train as train_module
 from crystalbench.dataset import to_data
-from crystalbench.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+from crystalbench.graphs import (
+    GraphSpec,
+    build_graph,
+    graph_metadata,
+    read_graph_table,
+    write_graph_table,
+)
+from crystalbench.io import read_metadata
 from crystalbench.models import build_model
 from crystalbench.splits import write_splits
 from crystalbench.symmetry import analyse_symmetry
@@ -72,6 +80,20 @@ def test_outputs_and_metrics(inputs, tmp_path):
     for key in ("rmse", "r2", "epochs", "seconds_per_epoch", "parameters", "device"):
         assert key in metrics
     assert metrics["clip_grad_norm"] is None and metrics["amp"] is False
+
+
+def test_checkpoint_carries_what_prediction_needs(inputs, tmp_path):
+    run(inputs, tmp_path, epochs=1)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    meta = read_metadata(inputs[0])
+    assert json.loads(ckpt["graph_spec"]) == asdict(GraphSpec("asu")) == meta["spec"]
+    assert ckpt["symprec"] == meta["symprec"] == 1e-4
+    assert (ckpt["task_type"], ckpt["dataset"], ckpt["architecture"]) == (
+        "regression", "demo", "cogn")
+    assert json.loads(ckpt["model_params"]) == PARAMS
+    targets = read_graph_table(inputs[0]).targets
+    folds = pq.read_table(inputs[1]).to_pandas()["fold"].to_numpy()
+    assert ckpt["target_mean"] == pytest.approx(targets[folds != 1].mean())
 
 
 def test_clipping_bounds_the_gradient_norm(demo_structures):

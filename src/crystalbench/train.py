@@ -8,7 +8,9 @@ reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkp
 epochs, so an interrupted job continues where it stopped and ends with the same weights.
 
 Optional: gradient-norm clipping, and float16 mixed precision (autocast + gradient scaling)
-on CUDA only; on CPU a request for AMP is logged and training stays float32.
+on CUDA only; on CPU a request for AMP is logged and training stays float32. The final
+``checkpoint.pt`` carries everything ``crystalbench predict`` needs to rebuild the model and
+the graphs of new structures (architecture, parameters, graph spec, symprec, target scaling).
 """
 
 from __future__ import annotations
@@ -130,7 +132,12 @@ def train_fold(
     torch.manual_seed(train_cfg.seed)
 
     table = read_graph_table(graphs_path)
-    info = read_metadata(graphs_path).get("dataset_info", {})
+    graph_meta = read_metadata(graphs_path)
+    missing_meta = [k for k in ("spec", "symprec", "dataset") if k not in graph_meta]
+    if missing_meta:
+        raise ValueError(f"{graphs_path}: graph metadata lacks {missing_meta}; "
+                         "rebuild the graph table with `crystalbench graphs`")
+    info = graph_meta.get("dataset_info", {})
     task_type = info.get("task_type", "regression")
     classification = task_type == "classification"
     split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
@@ -242,9 +249,14 @@ def train_fold(
         {"id": ids, "fold": fold, "target": y, "prediction": pred}), preserve_index=False),
         out / "predictions.parquet", {"fold": fold})
     write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
+    # plain str/float only, so that torch.load(..., weights_only=True) reads it
     _save_torch({"model": model.state_dict(), "architecture": architecture,
                  "model_params": json.dumps(model_params), "target_mean": mean,
-                 "target_std": std}, out / "checkpoint.pt")
+                 "target_std": std, "task_type": task_type,
+                 "graph_spec": json.dumps(graph_meta["spec"], sort_keys=True),
+                 "symprec": float(graph_meta["symprec"]),
+                 "dataset": str(graph_meta["dataset"]), "graph": str(graph_meta.get("graph", "")),
+                 "crystalbench": __version__}, out / "checkpoint.pt")
     write_json(out / "metrics.json", metrics)
     resume_path.unlink(missing_ok=True)
     log.info("fold %d test scores: %s", fold, score(task_type, y, pred))
