@@ -1,6 +1,12 @@
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+import crystalbench
 from crystalbench import train as train_module
 from crystalbench.dataset import to_data
 from crystalbench.graphs import (
@@ -171,6 +178,52 @@ def test_interrupted_run_resumes_to_the_same_weights(inputs, tmp_path, monkeypat
     assert not (tmp_path / "resumed" / "resume.pt").exists()
     history = pd.read_csv(tmp_path / "resumed" / "history.csv")
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_killed_process_leaves_no_outputs_and_resumes_to_the_same_weights(
+        inputs, tmp_path, caplog):
+    """A real ``crystalbench train`` process, SIGKILLed mid-run, then rerun to completion."""
+    epochs = 40
+    train_cfg = {"epochs": epochs, "batch_size": 16, "lr": 1e-3, "seed": 3,
+                 "checkpoint_every": 1}
+    graphs, splits = (str(p) for p in inputs)
+    out = tmp_path / "killed"
+    src = str(Path(crystalbench.__file__).resolve().parents[1])  # the code under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [src, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "crystalbench", "train", "--graphs", graphs,
+               "--splits", splits, "--fold", "1", "--out-dir", str(out), "--device", "cpu",
+               "--threads", "1", "--model", json.dumps(
+                   {"architecture": "cogn", "params": PARAMS, "train": train_cfg})]
+    with open(tmp_path / "child.log", "w") as child_log:
+        child = subprocess.Popen(command, env=env, stdout=child_log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not (out / "resume.pt").exists():
+                assert child.poll() is None, (tmp_path / "child.log").read_text()
+                assert time.monotonic() < deadline, "no resume.pt within 60 s"
+                time.sleep(0.005)
+            time.sleep(0.2)  # let it checkpoint a few more epochs, then kill mid-epoch
+            assert child.poll() is None, "the job ended before the kill: raise epochs"
+            child.send_signal(signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    visible = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert visible == {"resume.pt"}  # no metrics, checkpoint, predictions or history
+    stopped_at = int(torch.load(out / "resume.pt", weights_only=True)["epoch"])
+    assert 1 <= stopped_at < epochs
+
+    with caplog.at_level(logging.INFO, logger="crystalbench.train"):
+        train_fold(graphs, splits, 1, "cogn", PARAMS, TrainConfig(**train_cfg), out, "cpu")
+    assert f"from epoch {stopped_at}" in caplog.text
+    train_fold(graphs, splits, 1, "cogn", PARAMS, TrainConfig(**train_cfg),
+               tmp_path / "straight", "cpu")
+    a, b = weights(tmp_path / "straight"), weights(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == list(range(1, epochs + 1))
+    assert not (out / "resume.pt").exists()
 
 
 def test_resume_state_of_another_configuration_is_ignored(inputs, tmp_path, monkeypatch):
