@@ -101,6 +101,12 @@ def cmd_train(args: argparse.Namespace) -> None:
                TrainConfig(**model["train"]), args.out_dir, args.device, args.threads)
 
 
+def cmd_predict(args: argparse.Namespace) -> None:
+    from crystalbench.predict import predict_cifs
+
+    predict_cifs(args.checkpoint, args.input, args.output, args.device, args.batch_size)
+
+
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from crystalbench.aggregate import write_study_table
     from crystalbench.plots import bar_chart, parity_plot
@@ -227,6 +233,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("predict", help="predict with a trained checkpoint on CIF files")
+    s.add_argument("--checkpoint", required=True, help="checkpoint.pt of a training run")
+    s.add_argument("--input", required=True, help="a .cif file or a folder of *.cif files")
+    s.add_argument("--output", required=True, help="CSV to write: id, prediction, error")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("aggregate", help="study table and figures")
     s.add_argument("--name", required=True)

@@ -6,6 +6,11 @@ Classification: binary cross-entropy on logits, probabilities as predictions. Ad
 learning rate decaying linearly per step; no early stopping (last-epoch weights), as in the
 reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkpoint_every``
 epochs, so an interrupted job continues where it stopped and ends with the same weights.
+
+Optional: gradient-norm clipping, and float16 mixed precision (autocast + gradient scaling)
+on CUDA only; on CPU a request for AMP is logged and training stays float32. The final
+``checkpoint.pt`` carries everything ``crystalbench predict`` needs to rebuild the model and
+the graphs of new structures (architecture, parameters, graph spec, symprec, target scaling).
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class TrainConfig:
     lr_end: float = 1e-5
     seed: int = 0
     checkpoint_every: int = 10
+    clip_grad_norm: float | None = None  # max global gradient norm; None: no clipping
+    amp: bool = False  # float16 mixed precision; honoured on CUDA only
 
 
 def pick_device(requested: str) -> torch.device:
@@ -65,26 +72,49 @@ def train_epoch(
     model: torch.nn.Module, data: list[Data], train_idx: np.ndarray, batch_size: int,
     rng: np.random.Generator, optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: Callable, dev: torch.device,
+    clip_grad_norm: float | None = None, scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[float, float]:
     """One shuffled pass over the training graphs, collation included.
 
+    With ``scaler`` the forward pass runs under float16 autocast and the loss is scaled;
+    gradients are unscaled before clipping, so ``clip_grad_norm`` always bounds the true norm.
     Returns (mean loss, wall seconds).
     """
     model.train()
     tic = time.perf_counter()
     loss_sum, n_seen = 0.0, 0
+    parameters = list(model.parameters())
     for batch in batches(data, train_idx, batch_size, rng):
         batch = batch.to(dev)
         optimizer.zero_grad()
-        loss = loss_fn(model(batch).squeeze(-1), batch.y)
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
+            out = model(batch).squeeze(-1)
+        loss = loss_fn(out.float(), batch.y)  # the loss itself in float32
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if clip_grad_norm is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
+            scaler.step(optimizer)  # skipped when the gradients overflowed
+            scaler.update()
+        else:
+            loss.backward()
+            if clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
+            optimizer.step()
         scheduler.step()
         loss_sum += loss.item() * batch.num_graphs
         n_seen += batch.num_graphs
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return loss_sum / n_seen, time.perf_counter() - tic
+
+
+def use_amp(requested: bool, dev: torch.device) -> bool:
+    """Whether mixed precision is actually used: only on CUDA; a CPU request is logged."""
+    if requested and dev.type != "cuda":
+        log.warning("AMP (mixed precision) is CUDA-only; training on %s in float32", dev)
+    return requested and dev.type == "cuda"
 
 
 def train_fold(
@@ -102,7 +132,12 @@ def train_fold(
     torch.manual_seed(train_cfg.seed)
 
     table = read_graph_table(graphs_path)
-    info = read_metadata(graphs_path).get("dataset_info", {})
+    graph_meta = read_metadata(graphs_path)
+    missing_meta = [k for k in ("spec", "symprec", "dataset") if k not in graph_meta]
+    if missing_meta:
+        raise ValueError(f"{graphs_path}: graph metadata lacks {missing_meta}; "
+                         "rebuild the graph table with `crystalbench graphs`")
+    info = graph_meta.get("dataset_info", {})
     task_type = info.get("task_type", "regression")
     classification = task_type == "classification"
     split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
@@ -128,6 +163,8 @@ def train_fold(
 
     model = build_model(architecture, model_params).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+    amp = use_amp(train_cfg.amp, dev)
+    scaler = torch.amp.GradScaler(dev.type) if amp else None  # "cuda": AMP is CUDA-only
     steps_per_epoch = -(-len(train_idx) // train_cfg.batch_size)
     total_steps = train_cfg.epochs * steps_per_epoch
     end_factor = train_cfg.lr_end / train_cfg.lr
@@ -148,6 +185,8 @@ def train_fold(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         history = [dict(zip(state["history_columns"], row, strict=True))
                    for row in state["history"].tolist()]
         for h in history:
@@ -161,7 +200,8 @@ def train_fold(
     for epoch in range(start_epoch, train_cfg.epochs):
         rng = np.random.default_rng([train_cfg.seed, epoch])
         train_loss, seconds = train_epoch(model, data, train_idx, train_cfg.batch_size, rng,
-                                          optimizer, scheduler, loss_fn, dev)
+                                          optimizer, scheduler, loss_fn, dev,
+                                          train_cfg.clip_grad_norm, scaler)
         history.append({"epoch": epoch + 1, "train_loss": train_loss,
                         "lr": scheduler.get_last_lr()[0], "seconds": seconds})
         if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
@@ -169,19 +209,22 @@ def train_fold(
                      epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
         if (epoch + 1) % train_cfg.checkpoint_every == 0 and epoch + 1 < train_cfg.epochs:
             columns = list(history[0])
-            _save_torch({
+            resume = {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
                 "fingerprint": fingerprint,
                 "history_columns": columns,
                 "history": torch.tensor([[h[c] for c in columns] for h in history],
                                         dtype=torch.float64),
-            }, resume_path)
+            }
+            if scaler is not None:
+                resume["scaler"] = scaler.state_dict()
+            _save_torch(resume, resume_path)
 
     model.eval()
     preds = []
     tic = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
         for batch in batches(data, test_idx, train_cfg.batch_size, None):
             raw = model(batch.to(dev)).squeeze(-1).double()
             preds.append((torch.sigmoid(raw) if classification else raw).cpu().numpy())
@@ -190,7 +233,7 @@ def train_fold(
     y = table.targets[test_idx]
     metrics = score(task_type, y, pred) | {
         "task_type": task_type, "data_verified": bool(info.get("verified", True)),
-        "epochs": train_cfg.epochs,
+        "epochs": train_cfg.epochs, "clip_grad_norm": train_cfg.clip_grad_norm, "amp": amp,
         "seconds_per_epoch": statistics.median(h["seconds"] for h in history),
         "train_seconds": sum(h["seconds"] for h in history),
         "predict_seconds": predict_seconds,
@@ -206,9 +249,14 @@ def train_fold(
         {"id": ids, "fold": fold, "target": y, "prediction": pred}), preserve_index=False),
         out / "predictions.parquet", {"fold": fold})
     write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
+    # plain str/float only, so that torch.load(..., weights_only=True) reads it
     _save_torch({"model": model.state_dict(), "architecture": architecture,
                  "model_params": json.dumps(model_params), "target_mean": mean,
-                 "target_std": std}, out / "checkpoint.pt")
+                 "target_std": std, "task_type": task_type,
+                 "graph_spec": json.dumps(graph_meta["spec"], sort_keys=True),
+                 "symprec": float(graph_meta["symprec"]),
+                 "dataset": str(graph_meta["dataset"]), "graph": str(graph_meta.get("graph", "")),
+                 "crystalbench": __version__}, out / "checkpoint.pt")
     write_json(out / "metrics.json", metrics)
     resume_path.unlink(missing_ok=True)
     log.info("fold %d test scores: %s", fold, score(task_type, y, pred))
