@@ -28,6 +28,7 @@ def test_study_table_statistics_and_speedup(tmp_path):
     assert summary.loc["cell", "speedup"] == pytest.approx(1.0)
     md = (tmp_path / "t.md").read_text()
     assert "| demo | cogn | asu | mae | 2 ± 1 eV |" in md and "3.00x" in md
+    assert "| parameters |" in md and "| 50.0 | 10 | 2.00x | 3.00x |" in md
     assert "Unverified" not in md
 
 

@@ -66,7 +66,7 @@ def summarise(runs: pd.DataFrame, baseline_graph: str | None) -> pd.DataFrame:
 def to_markdown(summary: pd.DataFrame, title: str, unit: dict[str, str]) -> str:
     """A readable Markdown table (no extra dependency)."""
     header = ["dataset", "model", "graph", "metric", "score (mean ± std)", "s/epoch",
-              "nodes/graph", "edges/graph"]
+              "nodes/graph", "edges/graph", "parameters"]
     has_speedup = "speedup" in summary
     if has_speedup:
         header += ["edge reduction", "speed-up"]
@@ -76,7 +76,8 @@ def to_markdown(summary: pd.DataFrame, title: str, unit: dict[str, str]) -> str:
         shown_unit = unit.get(row.dataset, "") if row.metric == "mae" else ""
         cells = [row.dataset, row.model, row.graph, row.metric,
                  f"{row.score_mean:.4g} ± {row.score_std:.2g} {shown_unit}".strip(),
-                 f"{row.seconds_per_epoch:.3f}", f"{row.mean_nodes:.2f}", f"{row.mean_edges:.1f}"]
+                 f"{row.seconds_per_epoch:.3f}", f"{row.mean_nodes:.2f}", f"{row.mean_edges:.1f}",
+                 f"{row.parameters:,}"]
         if has_speedup:
             cells += [f"{row.edge_reduction:.2f}x", f"{row.speedup:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
