@@ -128,6 +128,8 @@ def predict_cifs(
             if reason is None:
                 sym = analyse_symmetry(structure.lattice, structure.frac_coords,
                                        structure.atomic_numbers, symprec)
+                if sym.fallback:  # still predicted, on the P1 (cell) graph, as in training
+                    log.warning("%s: no symmetry, P1 fallback (%s)", path, sym.error)
                 try:
                     data.append(to_data(build_graph(structure, sym, spec)))
                     kept.append(len(rows))

@@ -86,3 +86,20 @@ def test_asu_equals_cell_and_invariances(case, everything):
         assert_close(structures[::every], moved_cell, expected, f"{case}: {transform.__name__}")
         assert_close(structures[::every], moved_asu, expected,
                      f"{case}: {transform.__name__} (ASU)")
+
+
+@pytest.mark.parametrize("architecture", ["schnet", "dimenetpp"])
+def test_cutoff_models_reject_longer_edges(architecture, demo_structures):
+    """SchNet's cosine cutoff is periodic beyond the cutoff: a kNN graph with longer edges
+    must be refused, not filtered with a wrong weight."""
+    from torch_geometric.data import Batch
+
+    from crystalbench.dataset import to_data
+    from crystalbench.graphs import build_graph
+
+    s = demo_structures[0]
+    sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+    graph = to_data(build_graph(s, sym, GraphSpec("asu", "knn", k=64, line_graph=True)))
+    model = build_model(architecture, {"cutoff": 4.0})
+    with pytest.raises(ValueError, match="4.0 Å cutoff but the graph has an edge"):
+        model(Batch.from_data_list([graph]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch_geometric.data import Batch
 
 from crystalbench.models.elements import element_feature_table
 
@@ -59,12 +60,12 @@ def multiplicity_mean(
     return weighted / scatter_sum(multiplicity[:, None], batch, n_graphs)
 
 
-def edge_lengths(batch) -> torch.Tensor:
+def edge_lengths(batch: Batch) -> torch.Tensor:
     """Length of every edge vector (Å)."""
     return torch.linalg.vector_norm(batch.edge_vec, dim=-1)
 
 
-def pair_angles(batch) -> torch.Tensor:
+def pair_angles(batch: Batch) -> torch.Tensor:
     """Angle (rad, [0, pi]) at the shared target between the two edges of each line-graph pair.
 
     Both edge vectors point into the target, so this is the vertex angle i-j-k. atan2 of
@@ -77,15 +78,13 @@ def pair_angles(batch) -> torch.Tensor:
                        (u * v).sum(-1))
 
 
-def require(batch, key: str, hint: str) -> None:
+def require(batch: Batch, key: str, hint: str) -> None:
     """Stop with a clear message when a model needs a graph field the graph does not have."""
     if getattr(batch, key, None) is None:
         raise ValueError(f"this model needs `{key}` in its input graphs: use {hint}")
 
 
-def graph_readout(
-    h: torch.Tensor, batch, how: str,
-) -> torch.Tensor:
+def graph_readout(h: torch.Tensor, batch: Batch, how: str) -> torch.Tensor:
     """Multiplicity-aware pooling of node features: 'mean' over the cell's atoms or 'sum'."""
     if how == "mean":
         return multiplicity_mean(h, batch.multiplicity, batch.batch, batch.num_graphs)
