@@ -47,11 +47,20 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def pairs(study):
+    """(model, graph) runs of a study, as the workflow forms them."""
+    if study.get("paired"):
+        return list(zip(study["models"], study["graphs"], strict=True))
+    return [(m, g) for m in study["models"] for g in study["graphs"]]
+
+
 def test_dry_runs_build_the_expected_dags():
     demo = job_counts(run(BIN / "snakemake", "-n", "-F", "--configfile", "config/demo.yaml").stdout)
-    # studies asu (2 graphs) and connectivity (4 graphs, asu-knn24 shared): 5 graphs, 25 runs
-    assert demo == {"aggregate": 2, "all": 1, "demo_structures": 1, "graph_stats": 1,
-                    "graphs": 5, "splits": 1, "symmetry": 1, "total": 37, "train": 25}
+    # studies asu (2 graphs), connectivity (4 graphs, asu-knn24 shared) and models (5 models,
+    # each on its graph; cogn-demo on asu-knn24 and the Voronoi graph shared): 8 graphs,
+    # 5 x (2 + 3 + 4) = 45 runs
+    assert demo == {"aggregate": 3, "all": 1, "demo_structures": 1, "graph_stats": 1,
+                    "graphs": 8, "splits": 1, "symmetry": 1, "total": 61, "train": 45}
 
 
 def test_paper_config_dag_has_every_task_and_fold_per_pair():
@@ -60,17 +69,19 @@ def test_paper_config_dag_has_every_task_and_fold_per_pair():
     seconds = time.perf_counter() - tic
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     runs = {(d, m, g) for s in config["studies"].values()
-            for d in s["datasets"] for m in s["models"] for g in s["graphs"]}
+            for d in s["datasets"] for m, g in pairs(s)}
     counts = job_counts(result.stdout)
     assert counts["train"] == 5 * len(runs)
     assert counts["matbench_fetch"] == 9 and counts["matbench_table"] == 1
     for name, study in config["studies"].items():
-        for model in study["models"]:
-            for graph in study["graphs"]:
-                jobs = re.findall(rf"results/runs/matbench_\w+/{re.escape(model)}/"
-                                  rf"{re.escape(graph)}/fold\d/metrics.json", result.stdout)
-                assert len(set(jobs)) >= 5 * len(study["datasets"]), (name, model, graph)
-    assert len(config["studies"]["reproduction"]["datasets"]) == 9
+        for model, graph in pairs(study):
+            jobs = re.findall(rf"results/runs/matbench_\w+/{re.escape(model)}/"
+                              rf"{re.escape(graph)}/fold\d/metrics.json", result.stdout)
+            assert len(set(jobs)) >= 5 * len(study["datasets"]), (name, model, graph)
+    reproduction = config["studies"]["reproduction"]
+    assert len(reproduction["datasets"]) == 9
+    assert pairs(reproduction) == [("cogn", "asu-knn24"), ("congn", "asu-voronoi")]
+    assert counts["matbench_submission"] == 2
     assert seconds < 10
 
 
@@ -78,7 +89,10 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     config["folds"] = 2
     config["models"]["cogn-demo"]["params"] = {"width": 8, "blocks": 1, "edge_mlp_depth": 1}
-    config["models"]["cogn-demo"]["train"].update(epochs=2, checkpoint_every=1)
+    for model in config["models"].values():  # every model small, two epochs
+        model["params"].update(width=8)
+        model["train"] = dict(model["train"], epochs=2, checkpoint_every=1)
+    config["models"]["dimenetpp-demo"]["params"].update(out_emb=8, int_emb=8, blocks=1)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
     common = ("-s", REPO / "Snakefile", "-d", tmp_path, "--configfile", tmp_path / "tiny.yaml")
     run(BIN / "snakemake", "--cores", "2", *common)
@@ -91,8 +105,13 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     connectivity = pd.read_csv(tmp_path / "results/tables/connectivity.csv")
     assert set(connectivity["graph"]) == {"asu-knn12", "asu-knn24", "asu-radius4",
                                           "asu-voronoi"}
+    models = pd.read_csv(tmp_path / "results/tables/models.csv")
+    assert list(zip(models["model"], models["graph"], strict=True)) == [
+        ("cogn-demo", "asu-knn24"), ("congn-demo", "asu-voronoi"), ("schnet-demo", "asu-radius6"),
+        ("cgcnn-demo", "asu-radius8-nn12"), ("dimenetpp-demo", "asu-radius5-lg")]
+    assert models["parameters"].nunique() == 5 and (models["folds"] == 2).all()
     stats = pd.read_csv(tmp_path / "results/tables/graph_stats.csv").set_index("graph")
-    assert len(stats) == 5 and stats.loc["asu-knn24", "edge reduction"] > 1.2
+    assert len(stats) == 8 and stats.loc["asu-knn24", "edge reduction"] > 1.2
     assert (tmp_path / "results/figures/graph_stats_demo_alloys.png").stat().st_size > 10_000
     rejects = pd.read_parquet(tmp_path / "results/structures/demo_alloys.rejects.parquet")
     kept = pd.read_parquet(tmp_path / "results/structures/demo_alloys.parquet", columns=["id"])
@@ -119,6 +138,8 @@ def test_tiny_matbench_pipeline_flags_unverified_data_and_submits(tmp_path):
     config["studies"]["reproduction"]["datasets"] = ["matbench_jdft2d"]
     config["models"]["cogn-reduced"]["params"] = {"width": 8, "blocks": 1, "edge_mlp_depth": 1}
     config["models"]["cogn-reduced"]["train"].update(epochs=1)
+    config["models"]["congn-reduced"]["params"].update(width=8, blocks=1)
+    config["models"]["congn-reduced"]["train"].update(epochs=1)
     (tmp_path / "mb.yaml").write_text(yaml.safe_dump(config))
     run(BIN / "snakemake", "--cores", "2", "-s", REPO / "Snakefile", "-d", tmp_path,
         "--configfile", tmp_path / "mb.yaml")
@@ -127,8 +148,12 @@ def test_tiny_matbench_pipeline_flags_unverified_data_and_submits(tmp_path):
     assert "36.17 ± 12" in table  # the paper's coNGN jdft2d score, from the reference file
     assert "**Unverified data**" in (tmp_path / "results/tables/reproduction.md").read_text()
     per_fold = pd.read_csv(tmp_path / "results/tables/matbench.csv")
-    assert len(per_fold) == 5 and not per_fold["data_verified"].any()
-    assert per_fold["paper_coNGN"].round(3).tolist() == [23.756, 35.700, 53.903, 23.949, 43.541]
+    assert len(per_fold) == 10 and not per_fold["data_verified"].any()  # coGN and coNGN
+    assert set(zip(per_fold["model"], per_fold["graph"], strict=True)) == {
+        ("cogn-reduced", "asu-knn24"), ("congn-reduced", "asu-voronoi")}
+    for _, rows in per_fold.groupby("model"):
+        assert rows["paper_coNGN"].round(3).tolist() == [23.756, 35.700, 53.903, 23.949, 43.541]
+    assert (tmp_path / "results/matbench/congn-reduced-asu-voronoi/results.json.gz").exists()
 
     from matbench.bench import MatbenchBenchmark
 
@@ -141,3 +166,23 @@ def test_tiny_matbench_pipeline_flags_unverified_data_and_submits(tmp_path):
         recorded = task.results[f"fold_{fold}"].scores
         for metric in ("mae", "rmse", "mape", "max_error"):
             assert abs(recorded[metric] - ours[metric]) <= 1e-9
+
+
+def test_paired_study_needs_one_graph_per_model(tmp_path):
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    config["studies"]["models"]["graphs"].pop()
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = run(BIN / "snakemake", "-n", "-s", REPO / "Snakefile", "-d", tmp_path,
+                 "--configfile", tmp_path / "bad.yaml", check=False)
+    assert result.returncode != 0
+    assert "paired studies need one graph per model" in result.stdout + result.stderr
+
+
+def test_training_budget_can_differ_per_dataset():
+    """coNGN's reference budget: 600 epochs, but 50 on mp_is_metal."""
+    def epochs(dataset):
+        target = f"results/runs/{dataset}/congn/asu-voronoi/fold0/metrics.json"
+        out = run(BIN / "snakemake", "-n", "-F", "-p", target).stdout
+        return int(re.search(r'"train": \{"epochs": (\d+)', out).group(1))
+
+    assert epochs("matbench_mp_is_metal") == 50 and epochs("matbench_mp_gap") == 600
