@@ -53,3 +53,13 @@ def phonons() -> list[Structure]:
 def real_structures(jdft2d: list[Structure], phonons: list[Structure]) -> list[Structure]:
     """All ~1,900 real MatBench crystals in ../shared (jdft2d and phonons)."""
     return jdft2d + phonons
+
+
+@pytest.fixture(scope="session")
+def everything(demo_structures: list[Structure], real_structures: list[Structure]):
+    """All 2,205 demo and real crystals with their symmetry, computed once per session."""
+    from crystalbench.symmetry import analyse_symmetry
+
+    structures = demo_structures + real_structures
+    return structures, [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+                        for s in structures]
