@@ -35,8 +35,9 @@ from torch_geometric.data import Data
 from crystalbench import __version__
 from crystalbench.dataset import batches, table_to_data
 from crystalbench.graphs import read_graph_table
-from crystalbench.io import atomic_path, read_metadata, write_json, write_parquet, write_text
+from crystalbench.io import read_metadata, write_json, write_parquet, write_text
 from crystalbench.models import build_model, count_parameters
+from crystalbench.resume import load_resume, save_resume, save_torch
 from crystalbench.scoring import score
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,6 @@ def pick_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(requested)
-
-
-def _save_torch(obj: Any, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def train_epoch(
@@ -170,28 +166,13 @@ def train_fold(
     end_factor = train_cfg.lr_end / train_cfg.lr
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
-    history: list[dict[str, float]] = []
-    start_epoch = 0
     resume_path = out / "resume.pt"
     # a resume state only continues the very same job: same data, fold, model and budget
     fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
                               model_params, asdict(train_cfg)], sort_keys=True)
-    state = (torch.load(resume_path, map_location=dev, weights_only=True)
-             if resume_path.exists() else None)
-    if state is not None and state.get("fingerprint") != fingerprint:
-        log.warning("%s belongs to another configuration; starting afresh", resume_path)
-        state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        history = [dict(zip(state["history_columns"], row, strict=True))
-                   for row in state["history"].tolist()]
-        for h in history:
-            h["epoch"] = int(h["epoch"])
-        start_epoch = int(state["epoch"])
+    start_epoch, history = load_resume(resume_path, fingerprint, dev, model, optimizer,
+                                       scheduler, scaler)
+    if start_epoch:
         log.info("resuming %s from epoch %d", out, start_epoch)
 
     log.info("training %s on %s fold %d: %d train, %d test graphs, %d parameters, device %s",
@@ -208,18 +189,8 @@ def train_fold(
             log.info("epoch %d/%d: train loss %.4f, %.2f s",
                      epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
         if (epoch + 1) % train_cfg.checkpoint_every == 0 and epoch + 1 < train_cfg.epochs:
-            columns = list(history[0])
-            resume = {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
-                "fingerprint": fingerprint,
-                "history_columns": columns,
-                "history": torch.tensor([[h[c] for c in columns] for h in history],
-                                        dtype=torch.float64),
-            }
-            if scaler is not None:
-                resume["scaler"] = scaler.state_dict()
-            _save_torch(resume, resume_path)
+            save_resume(resume_path, fingerprint, epoch + 1, history, model, optimizer,
+                        scheduler, scaler)
 
     model.eval()
     preds = []
@@ -250,7 +221,7 @@ def train_fold(
         out / "predictions.parquet", {"fold": fold})
     write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
     # plain str/float only, so that torch.load(..., weights_only=True) reads it
-    _save_torch({"model": model.state_dict(), "architecture": architecture,
+    save_torch({"model": model.state_dict(), "architecture": architecture,
                  "model_params": json.dumps(model_params), "target_mean": mean,
                  "target_std": std, "task_type": task_type,
                  "graph_spec": json.dumps(graph_meta["spec"], sort_keys=True),
