@@ -73,3 +73,14 @@ def test_same_seed_same_frames_and_requested_counts():
         for name in ("lattice", "positions", "atomic_numbers", "tags", "fixed", "forces"):
             np.testing.assert_array_equal(getattr(x, name), getattr(y, name))
     assert any(not np.array_equal(x.positions, y.positions) for x, y in zip(a, c, strict=False))
+
+
+def test_demo_round_trips_through_the_frame_table(demo, tmp_path):
+    from crystalbench.forces.frames import read_frame_table, write_frame_table
+
+    out, rej = tmp_path / "frames.parquet", tmp_path / "rejects.parquet"
+    assert write_frame_table(demo, out, rej, {"dataset": "emt-demo", "seed": 0}) == (300, 0)
+    for a, b in zip(demo, read_frame_table(out), strict=True):
+        assert a.id == b.id and a.energy == b.energy
+        np.testing.assert_array_equal(a.forces, b.forces)
+        np.testing.assert_array_equal(a.tags, b.tags)

@@ -220,3 +220,15 @@ def test_lmdb_without_labels_is_rejected_with_reason(tmp_path):
     (f,) = read_lmdb_frames(path, allow_pickle=True)
     assert np.isnan(f.energy)
     assert frame_rejection_reason(f) == "no forces"
+
+
+def test_oc20_frames_fill_a_frame_table(traj, tmp_path):
+    from crystalbench.forces.frames import read_frame_table, write_frame_table
+
+    frames, _ = traj
+    out, rej = tmp_path / "frames.parquet", tmp_path / "rejects.parquet"
+    assert write_frame_table(frames, out, rej, {"dataset": "oc20-traj"}) == (388, 0)
+    back = read_frame_table(out)
+    assert Counter(f.system for f in back) == README_FRAMES
+    assert all((f.tags == -1).all() for f in back)
+    np.testing.assert_array_equal(back[-1].forces, frames[-1].forces)
