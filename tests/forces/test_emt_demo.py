@@ -5,7 +5,12 @@ import pytest
 from ase import Atoms
 from ase.calculators.emt import EMT
 
-from crystalbench.forces.emt_demo import ADSORBATES, METALS, generate_emt_frames
+from crystalbench.forces.emt_demo import (
+    ADSORBATES,
+    MAX_INITIAL_FORCE,
+    METALS,
+    generate_emt_frames,
+)
 from crystalbench.forces.frames import Frame, frame_rejection_reason
 
 
@@ -20,12 +25,14 @@ def test_default_demo_size_and_validity(demo):
     assert len({f.id for f in demo}) == len(demo) == 300
     metals = {s.split("-")[1][:-3] for s in counts}
     assert metals == set(METALS)
+    assert {s.split("-")[2] for s in counts} == set(ADSORBATES)
     for f in demo:
         assert frame_rejection_reason(f) is None, f.id
         assert 12 < f.n_atoms <= 30
         assert np.isfinite(f.energy)
     for system in counts:
         assert [f.frame for f in demo if f.system == system] == list(range(25))
+    assert all(np.abs(f.forces).max() <= MAX_INITIAL_FORCE for f in demo if f.frame == 0)
 
 
 def test_tags_and_fixed_follow_oc20(demo):

@@ -27,10 +27,11 @@ METALS = ("Cu", "Ag", "Au", "Ni", "Pd", "Pt", "Al")
 ADSORBATES = ("H", "C", "N", "O")
 SITES = {"111": ("ontop", "bridge", "fcc", "hcp"), "100": ("ontop", "bridge", "hollow")}
 SIZES = ((2, 2, 3), (2, 2, 4), (3, 3, 3))  # 12, 16, 27 slab atoms
+MAX_INITIAL_FORCE = 10.0  # eV/Å
 VACUUM = 6.0  # Å each side: ample for EMT's cutoff, small enough to keep cells compact
 
 
-def _build_system(rng: np.random.Generator, metal: str) -> tuple[Atoms, str]:
+def _build_system(rng: np.random.Generator, metal: str, adsorbate: str) -> tuple[Atoms, str]:
     """A slab with one adsorbate; returns (atoms with EMT attached, system label)."""
     from ase.build import add_adsorbate, fcc100, fcc111
     from ase.calculators.emt import EMT
@@ -42,7 +43,6 @@ def _build_system(rng: np.random.Generator, metal: str) -> tuple[Atoms, str]:
     slab = build(metal, size=size, vacuum=VACUUM, periodic=True)
     layer = slab.get_tags()  # ase: 1 = top layer ... n = bottom layer
     fixed = layer > 2  # the top two layers relax, the rest is bulk-like and fixed
-    adsorbate = str(rng.choice(ADSORBATES))
     site = str(rng.choice(SITES[facet]))
     add_adsorbate(slab, adsorbate, height=float(rng.uniform(1.4, 2.2)), position=site,
                   offset=tuple(rng.uniform(0, 0.15, 2)))  # off the symmetric site
@@ -50,6 +50,10 @@ def _build_system(rng: np.random.Generator, metal: str) -> tuple[Atoms, str]:
     slab.set_tags(tags)
     slab.set_constraint(FixAtoms(mask=np.concatenate([fixed, [False]])))
     slab.calc = EMT()
+    # a random placement can sit deep in the repulsive wall (tens of eV/Å), which would
+    # dominate a force loss on a demo this small: lift the adsorbate until forces are sane
+    while np.abs(slab.get_forces(apply_constraint=False)).max() > MAX_INITIAL_FORCE:
+        slab.positions[-1, 2] += 0.1
     return slab, f"{metal}{facet}-{adsorbate}"
 
 
@@ -97,7 +101,9 @@ def generate_emt_frames(
 
     rng = np.random.default_rng(seed)
     for k in range(n_systems):
-        atoms, label = _build_system(rng, METALS[k % len(METALS)])
+        # metals and adsorbates cycle (7 x 4 distinct pairs), so 12 systems cover them all
+        metal, adsorbate = METALS[k % len(METALS)], ADSORBATES[k % len(ADSORBATES)]
+        atoms, label = _build_system(rng, metal, adsorbate)
         system = f"emt-{label}-{k:02d}"
         frames = [_snapshot(atoms, system, 0)]
         opt = BFGS(atoms, logfile=None)
