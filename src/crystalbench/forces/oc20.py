@@ -233,7 +233,10 @@ def _data_to_frame(data: Any, fallback_system: str) -> Frame:
     tags = _to_numpy(a["tags"]).astype(np.int8).reshape(-1) if "tags" in a else np.full(n, -1)
     fixed = (_to_numpy(a["fixed"]).reshape(-1) != 0) if "fixed" in a else np.zeros(n, bool)
     energy = float(_to_numpy(a["y"]).reshape(-1)[0]) if a.get("y") is not None else np.nan
-    system = str(int(_to_numpy(a["sid"]).reshape(-1)[0])) if "sid" in a else fallback_system
+    system = fallback_system
+    if "sid" in a:  # an int in the S2EF LMDBs; accept a string id as well
+        sid = a["sid"]
+        system = sid if isinstance(sid, str) else str(int(_to_numpy(sid).reshape(-1)[0]))
     frame = int(_to_numpy(a["fid"]).reshape(-1)[0]) if "fid" in a else 0
     return Frame(
         id=frame_id(system, frame), system=system, frame=frame, lattice=lattice,
