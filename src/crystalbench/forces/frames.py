@@ -1,0 +1,213 @@
+"""The S2EF frame table: one row per labelled snapshot (positions, energy, per-atom forces).
+
+Every S2EF source (OC20 extxyz/traj/LMDB, the EMT demo) goes through ``write_frame_table``.
+Like the structure table, a frame that cannot be used goes to a rejects table with its
+reason, and kept + rejected always equals the input count. Forces need every atom, so frames
+keep the full cell (no asymmetric unit).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crystalbench import __version__
+from crystalbench.io import (
+    fixed_array,
+    fixed_column,
+    flatten_list_column,
+    list_array,
+    write_parquet,
+)
+from crystalbench.structures import DEFAULT_MIN_DISTANCE, close_pairs
+
+log = logging.getLogger(__name__)
+
+VALID_TAGS = (-1, 0, 1, 2)  # -1 unknown; 0 subsurface/fixed, 1 surface, 2 adsorbate (OC20)
+
+
+@dataclass
+class Frame:
+    """One S2EF snapshot; rows of ``lattice`` are the cell vectors in Å."""
+
+    id: str  # f"{system}/{frame:04d}", unique per dataset
+    system: str  # splits are by system: frames of one trajectory are near-duplicates
+    frame: int  # index of the frame within its system's trajectory
+    lattice: np.ndarray  # (3, 3) float64
+    positions: np.ndarray  # (n, 3) float64, Cartesian Å
+    atomic_numbers: np.ndarray  # (n,) int
+    tags: np.ndarray  # (n,) int8, see VALID_TAGS
+    fixed: np.ndarray  # (n,) bool, True = constrained (FixAtoms)
+    energy: float  # eV, NaN when the source has none
+    forces: np.ndarray  # (n, 3) float64, eV/Å
+    problem: str = ""  # set by a reader that could not convert the input faithfully
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.atomic_numbers)
+
+
+def frame_id(system: str, frame: int) -> str:
+    """The id convention of the frame table."""
+    return f"{system}/{frame:04d}"
+
+
+class InvalidFrameError(ValueError):
+    """Raised for frames that cannot be written; the message names the frame."""
+
+
+def frame_rejection_reason(f: Frame, min_distance: float = DEFAULT_MIN_DISTANCE) -> str | None:
+    """Return why ``f`` cannot be used for S2EF training or scoring, or None when it is fine."""
+    if f.problem:
+        return f.problem
+    numbers = np.asarray(f.atomic_numbers)
+    n = numbers.size
+    if n == 0:
+        return "no atoms"
+    shapes = {
+        "lattice": (np.asarray(f.lattice), (3, 3)),
+        "positions": (np.asarray(f.positions), (n, 3)),
+        "tags": (np.asarray(f.tags), (n,)),
+        "fixed": (np.asarray(f.fixed), (n,)),
+        "forces": (np.asarray(f.forces), (n, 3)),
+    }
+    for name, (arr, shape) in shapes.items():
+        if arr.shape != shape:
+            return f"{name} has shape {arr.shape}, expected {shape} for {n} atoms"
+    lattice = np.asarray(f.lattice, dtype=float)
+    positions = np.asarray(f.positions, dtype=float)
+    forces = np.asarray(f.forces, dtype=float)
+    if not np.isfinite(lattice).all():
+        return "lattice has NaN or infinite entries"
+    for name, arr in (("positions", positions), ("forces", forces)):
+        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+        if bad.size:
+            return f"atom {int(bad[0])} has NaN or infinite {name}"
+    if np.isinf(f.energy):
+        return "energy is infinite"
+    if numbers.min() < 1 or numbers.max() > 118:
+        bad_z = sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))
+        return f"atomic numbers outside 1..118: {bad_z}"
+    tags = np.asarray(f.tags)
+    bad_tags = ~np.isin(tags, VALID_TAGS)
+    if bad_tags.any():
+        i = int(np.flatnonzero(bad_tags)[0])
+        return f"atom {i} has tag {int(tags[i])}, expected one of {list(VALID_TAGS)}"
+    lengths = np.linalg.norm(lattice, axis=1)
+    volume = abs(np.linalg.det(lattice))
+    if lengths.min() <= 0 or volume <= 1e-6 * lengths.prod():
+        return (f"singular lattice (volume {volume:.3g} Å^3 for cell vector lengths "
+                f"{np.round(lengths, 4).tolist()})")
+    frac = np.linalg.solve(lattice.T, positions.T).T
+    pair = close_pairs(lattice, frac, min_distance)
+    if pair is not None:
+        i, j, d = pair
+        what = f"atom {i} and its own periodic image" if i == j else f"atoms {i} and {j}"
+        return f"{what} are {d:.4f} Å apart (minimum {min_distance} Å)"
+    return None
+
+
+def frames_to_table(frames: Sequence[Frame]) -> pa.Table:
+    """Convert frames to the Arrow layout of the frame table."""
+    n_atoms = np.array([f.n_atoms for f in frames], dtype=np.int64)
+    offsets = np.zeros(len(frames) + 1, dtype=np.int64)
+    np.cumsum(n_atoms, out=offsets[1:])
+
+    def cat(name: str, dtype: Any, width: int) -> np.ndarray:
+        parts = [np.asarray(getattr(f, name), dtype=dtype).reshape(-1, width) for f in frames]
+        return np.concatenate(parts) if parts else np.zeros((0, width), dtype=dtype)
+
+    return pa.table({
+        "id": pa.array([f.id for f in frames], pa.string()),
+        "system": pa.array([f.system for f in frames], pa.string()),
+        "frame": pa.array(np.array([f.frame for f in frames], dtype=np.int32)),
+        "n_atoms": pa.array(n_atoms.astype(np.int32)),
+        "lattice": fixed_array(cat("lattice", np.float64, 9), 3, 3),
+        "positions": list_array(cat("positions", np.float64, 3), offsets, 3),
+        "atomic_numbers": list_array(cat("atomic_numbers", np.int8, 1), offsets),
+        "tags": list_array(cat("tags", np.int8, 1), offsets),
+        "fixed": list_array(cat("fixed", np.bool_, 1), offsets),
+        "energy": pa.array(np.array([f.energy for f in frames], dtype=np.float64)),
+        "forces": list_array(cat("forces", np.float64, 3), offsets, 3),
+    })
+
+
+def write_frame_table(
+    frames: Iterable[Frame],
+    out: str | os.PathLike,
+    rejects: str | os.PathLike,
+    metadata: dict[str, Any],
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+) -> tuple[int, int]:
+    """Validate and write frames; rejects go to ``rejects`` with their reasons.
+
+    Returns (kept, rejected). Duplicate ids are an error: ids key every later table.
+    """
+    kept: list[Frame] = []
+    rejected: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    n_in = 0
+    for f in frames:
+        n_in += 1
+        if f.id in seen:
+            raise InvalidFrameError(f"frame {f.id!r}: duplicate id")
+        seen.add(f.id)
+        reason = frame_rejection_reason(f, min_distance)
+        if reason is None:
+            kept.append(f)
+        else:
+            rejected.append({"id": f.id, "system": f.system, "frame": f.frame, "reason": reason})
+    assert len(kept) + len(rejected) == n_in
+    meta = dict(metadata)
+    meta.update(
+        crystalbench=__version__, min_distance=min_distance, n_input=n_in,
+        n_kept=len(kept), n_rejected=len(rejected),
+        n_systems=len({f.system for f in kept}),
+    )
+    write_parquet(frames_to_table(kept), out, meta)
+    reject_table = pa.table({
+        "id": pa.array([r["id"] for r in rejected], pa.string()),
+        "system": pa.array([r["system"] for r in rejected], pa.string()),
+        "frame": pa.array([r["frame"] for r in rejected], pa.int32()),
+        "reason": pa.array([r["reason"] for r in rejected], pa.string()),
+    })
+    write_parquet(reject_table, rejects, {"n_input": n_in, "n_rejected": len(rejected)})
+    log.info("%s: kept %d of %d frames, rejected %d (%s)", out, len(kept), n_in,
+             len(rejected), rejects)
+    return len(kept), len(rejected)
+
+
+def read_frame_table(path: str | os.PathLike) -> list[Frame]:
+    """Read a frame table back into Frame objects (exact float64 round trip)."""
+    table = pq.read_table(path)
+    lattices = fixed_column(table["lattice"], 3, 3)
+    positions, offsets = flatten_list_column(table["positions"])
+    positions = positions.reshape(-1, 3)
+    forces, _ = flatten_list_column(table["forces"])
+    forces = forces.reshape(-1, 3)
+    numbers, _ = flatten_list_column(table["atomic_numbers"])
+    tags, _ = flatten_list_column(table["tags"])
+    fixed, _ = flatten_list_column(table["fixed"])
+    numbers = numbers.astype(np.int64)
+    tags = tags.astype(np.int8)
+    fixed = fixed.astype(bool)
+    ids = table["id"].to_pylist()
+    systems = table["system"].to_pylist()
+    frame_index = table["frame"].to_numpy()
+    energies = table["energy"].to_numpy()
+    out = []
+    for r in range(len(ids)):
+        a, b = offsets[r], offsets[r + 1]
+        out.append(Frame(
+            id=ids[r], system=systems[r], frame=int(frame_index[r]), lattice=lattices[r],
+            positions=positions[a:b], atomic_numbers=numbers[a:b], tags=tags[a:b],
+            fixed=fixed[a:b], energy=float(energies[r]), forces=forces[a:b],
+        ))
+    return out
