@@ -57,6 +57,8 @@ class DimeNetPPConfig:
 class DimeNetPP(nn.Module):
     """Edge embedding, interaction blocks on the line graph, summed per-atom outputs."""
 
+    name = "DimeNet++"  # in error messages
+
     def __init__(self, cfg: DimeNetPPConfig):
         super().__init__()
         self.cfg = cfg
@@ -75,11 +77,19 @@ class DimeNetPP(nn.Module):
                                cfg.before_skip, cfg.after_skip, act) for _ in range(cfg.blocks))
 
     def forward(self, batch: Batch) -> torch.Tensor:
+        angle = pair_angles(batch)  # checks that the graph has its line graph
+        per_atom, _, _ = self.trunk(batch, batch.angle_index, angle)
+        return graph_readout(per_atom, batch, self.cfg.readout)
+
+    def trunk(self, batch: Batch, pairs: torch.Tensor, angle: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Summed per-atom outputs, final edge messages and edge lengths, given the edge
+        pairs (updated, contributor) sharing a target and their vertex angles (shared with
+        the force model, which builds its pairs itself)."""
         src, dst = batch.edge_index
         dist = edge_lengths(batch)
-        require_within_cutoff(dist, self.cfg.cutoff, "DimeNet++")
-        angle = pair_angles(batch)  # checks that the graph has its line graph
-        updated, contributor = batch.angle_index
+        require_within_cutoff(dist, self.cfg.cutoff, self.name)
+        updated, contributor = pairs
         rbf = self.rbf(dist)
         sbf = self.sbf(dist, angle, contributor)
         h = self.embedding(batch.z)
@@ -89,4 +99,4 @@ class DimeNetPP(nn.Module):
         for interaction, output in zip(self.interactions, self.outputs[1:], strict=True):
             m = interaction(m, rbf, sbf, contributor, updated)
             per_atom = per_atom + output(m, rbf, dst, num_nodes=n)
-        return graph_readout(per_atom, batch, self.cfg.readout)
+        return per_atom, m, dist

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch_geometric.data import Batch
+from torch_geometric.nn.models.schnet import ShiftedSoftplus
 
 from crystalbench.models.elements import element_feature_table
 
@@ -72,8 +75,12 @@ def pair_angles(batch: Batch) -> torch.Tensor:
     |cross| and dot stays accurate near 0 and pi, where acos of the cosine does not.
     """
     require(batch, "angle_index", "a graph variant with `line_graph: true`")
-    a, b = batch.angle_index
-    u, v = batch.edge_vec[a], batch.edge_vec[b]
+    return vertex_angles(batch.edge_vec, batch.angle_index)
+
+
+def vertex_angles(edge_vec: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Angle (rad, [0, pi]) between the vectors of each pair (2, P) of edges."""
+    u, v = edge_vec[pairs[0]], edge_vec[pairs[1]]
     return torch.atan2(torch.linalg.vector_norm(torch.cross(u, v, dim=-1), dim=-1),
                        (u * v).sum(-1))
 
@@ -98,3 +105,57 @@ def require_within_cutoff(dist: torch.Tensor, cutoff: float, model: str) -> None
     if len(dist) and float(dist.max()) > cutoff + 1e-6:
         raise ValueError(f"{model} has a {cutoff} Å cutoff but the graph has an edge of "
                          f"{float(dist.max()):.3f} Å: use a radius graph with cutoff <= {cutoff}")
+
+
+ACTIVATIONS = ("swish", "relu", "softplus", "ssp", "tanh", "elu", "leaky_relu")
+
+
+def activation(name: str) -> nn.Module:
+    """Activation by name (configs are strings); an unknown name lists the options."""
+    if name == "swish":
+        return nn.SiLU()
+    if name == "relu":
+        return nn.ReLU()
+    if name == "softplus":
+        return nn.Softplus()
+    if name == "ssp":
+        return ShiftedSoftplus()  # PyG's: softplus(x) - ln 2
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "elu":
+        return nn.ELU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU()
+    raise ValueError(f"unknown activation {name!r}; options: {', '.join(ACTIVATIONS)}")
+
+
+def cosine_cutoff(dist: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """0.5 (cos(pi d / c) + 1): 1 at d = 0, zero with zero slope at the cutoff."""
+    return 0.5 * (torch.cos(dist * math.pi / cutoff) + 1.0)
+
+
+def edge_pairs_at_target(edge_dst: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """(2, P) ordered pairs (a, b), a != b, of edges with the same target, vectorised.
+
+    The torch counterpart of ``line_graph.angle_pairs`` for a batch whose graphs carry no
+    line graph (it would be ~50x larger than the edges). Edges need not be sorted; for
+    sorted edges the pairs come in the same order as ``angle_pairs``.
+    """
+    order = torch.argsort(edge_dst, stable=True)
+    counts = torch.bincount(edge_dst, minlength=n_nodes)
+    starts = torch.cumsum(counts, 0) - counts
+    per_edge = counts[edge_dst]  # partners of each edge, itself included
+    a = torch.repeat_interleave(torch.arange(len(edge_dst), device=edge_dst.device), per_edge)
+    first = torch.repeat_interleave(torch.cumsum(per_edge, 0) - per_edge, per_edge)
+    b = order[starts[edge_dst[a]] + torch.arange(len(a), device=a.device) - first]
+    keep = a != b
+    return torch.stack([a[keep], b[keep]])
+
+
+def edge_forces(scalar: torch.Tensor, batch: Batch, dist: torch.Tensor) -> torch.Tensor:
+    """F_t = sum over edges s -> t of s_st * unit(edge_vec): equivariant by construction.
+
+    ``scalar`` (E,) or (E, 1) is rotation invariant, so each term turns with its edge.
+    """
+    unit = batch.edge_vec / dist[:, None]
+    return scatter_sum(scalar.reshape(-1, 1) * unit, batch.edge_index[1], batch.num_nodes)

@@ -35,6 +35,8 @@ class SchNetConfig:
 class SchNet(nn.Module):
     """Embedding of Z, residual interaction blocks, atom-wise MLP, multiplicity readout."""
 
+    name = "SchNet"  # in error messages
+
     def __init__(self, cfg: SchNetConfig):
         super().__init__()
         self.cfg = cfg
@@ -46,11 +48,17 @@ class SchNet(nn.Module):
         self.head = nn.Sequential(nn.Linear(cfg.width, cfg.width // 2), ShiftedSoftplus(),
                                   nn.Linear(cfg.width // 2, cfg.n_targets))
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def trunk(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-atom features after the interactions, edge lengths and their Gaussian basis
+        (shared with the force model, which reads its edge terms from the same pieces)."""
         dist = edge_lengths(batch)
-        require_within_cutoff(dist, self.cfg.cutoff, "SchNet")
+        require_within_cutoff(dist, self.cfg.cutoff, self.name)
         basis = self.smearing(dist)
         h = self.embedding(batch.z)
         for interaction in self.interactions:
             h = h + interaction(h, batch.edge_index, dist, basis)
+        return h, dist, basis
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        h, _, _ = self.trunk(batch)
         return graph_readout(self.head(h), batch, self.cfg.readout)
