@@ -226,7 +226,7 @@ def test_activations():
 
 
 def test_norm_options(graphs):
-    for norm in ("batch", "none"):
+    for norm in ("layer", "none"):
         model = ForceNet(ForceNetConfig(**SMALL["forcenet"], norm=norm)).double().eval()
         assert torch.isfinite(run(model, graphs)[0]).all()
     with pytest.raises(ValueError, match="unknown norm"):
