@@ -25,6 +25,7 @@ def test_force_metrics_by_hand_on_free_atoms_only():
     m = force_metrics(PRED, TRUE, FIXED)
     # free atoms 0 and 1: component errors 1,0,0 and 0,1,0
     assert m["forces_mae"] == pytest.approx(2 / 6)
+    assert m["forces_l2mae"] == pytest.approx(1.0)  # error vectors (1,0,0) and (0,1,0)
     # atom 0 has a zero label (cosine counted as 0), atom 1 is parallel (1)
     assert m["forces_cos"] == pytest.approx(0.5)
     # | |F_pred| - |F_true| |: |1 - 0| and |2 - 1|

@@ -4,6 +4,9 @@ Forces are scored on atoms that are not fixed: a constrained atom's DFT force sa
 about what the model must learn for a relaxation. Definitions:
 
 - forces MAE: mean |ΔF| over the x, y, z components of free atoms (eV/Å);
+- forces L2MAE: mean over free atoms of |F_pred - F_true| (Euclidean norm, eV/Å); unlike the
+  component MAE it does not change when prediction and label turn together, so it is the
+  fair yardstick on rotated copies;
 - forces cosine: mean over free atoms of cos(F_pred, F_true) (a zero vector counts as 0);
 - force magnitude error: mean | |F_pred| - |F_true| | over free atoms (eV/Å);
 - energy MAE: mean |ΔE| per structure (eV);
@@ -24,7 +27,7 @@ DEFAULT_TAG_WEIGHTS = (0.05, 1.0, 1.0)
 
 
 def force_metrics(pred: np.ndarray, true: np.ndarray, fixed: np.ndarray) -> dict[str, float]:
-    """Forces MAE, cosine and magnitude error on free atoms."""
+    """Forces MAE, L2MAE, cosine and magnitude error on free atoms."""
     free = ~np.asarray(fixed, bool)
     p, t = np.asarray(pred, np.float64)[free], np.asarray(true, np.float64)[free]
     if len(p) == 0:
@@ -35,6 +38,7 @@ def force_metrics(pred: np.ndarray, true: np.ndarray, fixed: np.ndarray) -> dict
     cos = np.divide((p * t).sum(1), denom, out=np.zeros(len(p)), where=denom > 0)
     return {
         "forces_mae": float(err.mean()),
+        "forces_l2mae": float(np.linalg.norm(p - t, axis=1).mean()),
         "forces_cos": float(cos.mean()),
         "forces_magnitude": float(np.abs(norm_p - norm_t).mean()),
     }
