@@ -17,7 +17,7 @@ from crystalbench.aggregate import run_key  # noqa: E402
 from crystalbench.io import atomic_path  # noqa: E402
 
 
-def _save(fig: plt.Figure, paths: Sequence[str | os.PathLike]) -> None:
+def save_figure(fig: plt.Figure, paths: Sequence[str | os.PathLike]) -> None:
     for path in paths:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=150, bbox_inches="tight")
@@ -56,7 +56,7 @@ def parity_plot(
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
-    _save(fig, out_paths)
+    save_figure(fig, out_paths)
 
 
 def bar_chart(
@@ -84,4 +84,4 @@ def bar_chart(
             ax_time.annotate(f"{r.speedup:.2f}x", (x, r.seconds_per_epoch), ha="center",
                              va="bottom")
     fig.suptitle(title)
-    _save(fig, out_paths)
+    save_figure(fig, out_paths)

@@ -1,0 +1,317 @@
+"""Train one force model on one fold of an S2EF graph table; score it, also on rotated copies.
+
+Protocol: folds are assigned per system (a trajectory never straddles train and test); train
+on every other fold, test on ``fold``. Forces are learned directly (no energy gradient) with
+the tag-weighted L2MAE on free atoms; the energy joins the loss only with ``energy_weight``
+> 0 (ForceNet's reference config is force-only). Labels are scaled by the training set's
+force standard deviation (one scalar, so rotations commute with it) and, for the energy, by a
+per-atom mean and the spread around it (E ~ n_atoms * mu). AdamW as in ocp, learning rate
+decaying linearly per step.
+
+With ``augment`` every training batch is turned by Haar-random rotations, one per structure
+(``augment.rotate_batch``); evaluation is never augmented. The held-out fold is scored every
+``eval_every`` epochs with the cumulative training seconds, for the force-MAE-versus-time
+curves, and at the end also on ``rotated_copies`` Haar-rotated copies of every test frame:
+the error an equivariant model would not change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch_geometric.data import Batch, Data
+
+from crystalbench import __version__
+from crystalbench.dataset import batches
+from crystalbench.forces.augment import haar_rotations, rotate_batch
+from crystalbench.forces.dataset import force_table_to_data
+from crystalbench.forces.graphs import read_force_graph_table
+from crystalbench.forces.metrics import (
+    DEFAULT_TAG_WEIGHTS,
+    atom_weights,
+    energy_metrics,
+    force_loss,
+    force_metrics,
+    max_force_error,
+)
+from crystalbench.io import list_array, read_metadata, write_json, write_parquet, write_text
+from crystalbench.models import build_force_model, count_parameters
+from crystalbench.resume import load_resume, save_resume, save_torch
+from crystalbench.train import pick_device, use_amp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ForceTrainConfig:
+    """Optimisation and protocol settings of a force model."""
+
+    epochs: int = 20
+    batch_size: int = 8
+    lr: float = 5e-4
+    lr_end: float = 1e-5
+    weight_decay: float = 0.01  # AdamW's default, which ocp's config leaves in place
+    seed: int = 0
+    checkpoint_every: int = 5
+    clip_grad_norm: float | None = None
+    amp: bool = False
+    augment: bool = True  # Haar-random rotations of training batches
+    energy_weight: float = 0.0  # 0: force-only, as ocp's ForceNet config
+    tag_weights: list[float] = field(default_factory=lambda: list(DEFAULT_TAG_WEIGHTS))
+    eval_every: int = 1  # epochs between held-out evaluations (learning curves)
+    rotated_copies: int = 4  # Haar-rotated copies of the test set scored at the end
+
+
+@dataclass
+class Scales:
+    """Label scaling from the training frames: F / force_std; (E - n mu) / energy_std."""
+
+    force_std: float
+    energy_per_atom: float
+    energy_std: float
+
+
+def fit_scales(data: list[Data], idx: np.ndarray) -> Scales:
+    """Scales from the training frames' free atoms and energies (NaN energies ignored)."""
+    forces = torch.cat([data[i].forces[~data[i].fixed] for i in idx])
+    force_std = float(forces.double().std()) or 1.0
+    energy = np.array([float(data[i].energy) for i in idx])
+    n = np.array([data[i].num_nodes for i in idx], float)
+    ok = np.isfinite(energy)
+    if not ok.any():
+        return Scales(force_std, 0.0, 1.0)
+    mu = float((energy[ok] / n[ok]).mean())
+    spread = float((energy[ok] - n[ok] * mu).std()) or 1.0
+    return Scales(force_std, mu, spread)
+
+
+def _step_loss(
+    model: torch.nn.Module, batch: Batch, scales: Scales, cfg: ForceTrainConfig,
+) -> torch.Tensor:
+    forces, energy = model(batch)
+    weights = atom_weights(batch.tags, batch.fixed, tuple(cfg.tag_weights))
+    loss = force_loss(forces.float(), batch.forces / scales.force_std, weights)
+    if cfg.energy_weight > 0:
+        n = torch.bincount(batch.batch, minlength=batch.num_graphs).to(torch.float64)
+        target = ((batch.energy - n * scales.energy_per_atom) / scales.energy_std).float()
+        loss = loss + cfg.energy_weight * (energy.float() - target).abs().mean()
+    return loss
+
+
+def predict(
+    model: torch.nn.Module, data: list[Data], idx: np.ndarray, batch_size: int,
+    dev: torch.device, scales: Scales, rotations: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Forces and energies in eV units for frames ``idx`` (optionally rotated, one R each).
+
+    Returns predicted forces, true forces, fixed flags, graph index per atom, predicted and
+    true energies, and the wall seconds of the model passes.
+    """
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("fp", "ft", "fix", "g", "ep", "et")}
+    seconds, offset = 0.0, 0
+    with torch.no_grad():
+        for start, batch in zip(range(0, len(idx), batch_size),
+                                batches(data, idx, batch_size, None), strict=True):
+            batch = batch.to(dev)
+            if rotations is not None:
+                rot = torch.from_numpy(rotations[start:start + batch.num_graphs]).to(dev)
+                batch = rotate_batch(batch, rot)
+            tic = time.perf_counter()
+            forces, energy = model(batch)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            seconds += time.perf_counter() - tic
+            n = torch.bincount(batch.batch, minlength=batch.num_graphs).double()
+            out["fp"].append((forces.double() * scales.force_std).cpu().numpy())
+            out["ft"].append(batch.forces.double().cpu().numpy())
+            out["fix"].append(batch.fixed.cpu().numpy())
+            out["g"].append((batch.batch + offset).cpu().numpy())
+            out["ep"].append((energy.double() * scales.energy_std
+                              + n * scales.energy_per_atom).cpu().numpy())
+            out["et"].append(batch.energy.double().cpu().numpy())
+            offset += batch.num_graphs
+    cat = {k: np.concatenate(v) for k, v in out.items()}
+    return cat["fp"], cat["ft"], cat["fix"], cat["g"], cat["ep"], cat["et"], seconds
+
+
+def score(
+    fp: np.ndarray, ft: np.ndarray, fixed: np.ndarray, graph: np.ndarray, ep: np.ndarray,
+    et: np.ndarray, with_energy: bool,
+) -> dict[str, float]:
+    """Force metrics always; energy MAE and EFwT when the energy was trained and labelled."""
+    metrics = force_metrics(fp, ft, fixed)
+    if with_energy and np.isfinite(et).all():
+        metrics |= energy_metrics(ep, et, max_force_error(fp, ft, fixed, graph, len(et)))
+    return metrics
+
+
+def train_force_fold(
+    graphs_path: str | os.PathLike, splits_path: str | os.PathLike, fold: int,
+    architecture: str, model_params: dict[str, Any], cfg: ForceTrainConfig,
+    out_dir: str | os.PathLike, device: str = "auto", threads: int = 1,
+) -> dict[str, Any]:
+    """Run one force-training job and write its outputs into ``out_dir``; returns metrics."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(cfg.seed)
+
+    table = read_force_graph_table(graphs_path)
+    graph_meta = read_metadata(graphs_path)
+    split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
+    missing = set(table.ids) - set(split.index)
+    if missing:
+        raise ValueError(f"{len(missing)} frame ids have no fold in {splits_path}, "
+                         f"e.g. {sorted(missing)[:3]}")
+    folds = split.loc[table.ids].to_numpy()
+    train_idx = np.flatnonzero(folds != fold)
+    test_idx = np.flatnonzero(folds == fold)
+    if len(train_idx) == 0 or len(test_idx) == 0:
+        raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} "
+                         "test frames")
+    data = force_table_to_data(table)
+    scales = fit_scales(data, train_idx)
+    with_energy = cfg.energy_weight > 0
+    if with_energy and not np.isfinite(table.energy).all():
+        raise ValueError(f"{graphs_path}: energy_weight > 0 but some frames have no energy")
+
+    model = build_force_model(architecture, model_params).to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    amp = use_amp(cfg.amp, dev)
+    scaler = torch.amp.GradScaler(dev.type) if amp else None
+    steps_per_epoch = -(-len(train_idx) // cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    end_factor = cfg.lr_end / cfg.lr
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
+    resume_path = out / "resume.pt"
+    fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
+                              model_params, asdict(cfg)], sort_keys=True)
+    start_epoch, history = load_resume(resume_path, fingerprint, dev, model, optimizer,
+                                       scheduler, scaler)
+    if start_epoch:
+        log.info("resuming %s from epoch %d", out, start_epoch)
+    log.info("training %s on %s fold %d: %d train, %d test frames, %d parameters, device %s, "
+             "augmentation %s", architecture, graphs_path, fold, len(train_idx), len(test_idx),
+             count_parameters(model), dev, "on" if cfg.augment else "off")
+    parameters = list(model.parameters())
+    elapsed = history[-1]["train_seconds"] if history else 0.0
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, epoch])
+        model.train()
+        tic = time.perf_counter()
+        loss_sum, steps = 0.0, 0
+        for batch in batches(data, train_idx, cfg.batch_size, rng):
+            batch = batch.to(dev)
+            if cfg.augment:
+                rot = haar_rotations(batch.num_graphs, rng)
+                batch = rotate_batch(batch, torch.from_numpy(rot).to(dev))
+            optimizer.zero_grad()
+            with torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
+                loss = _step_loss(model, batch, scales, cfg)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                if cfg.clip_grad_norm is not None:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(parameters, cfg.clip_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                if cfg.clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(parameters, cfg.clip_grad_norm)
+                optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item()
+            steps += 1
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - tic
+        elapsed += seconds
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / steps, "seconds": seconds,
+               "train_seconds": elapsed, "lr": scheduler.get_last_lr()[0],
+               "val_forces_mae": float("nan"), "val_forces_cos": float("nan")}
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            fp, ft, fix, *_ = predict(model, data, test_idx, cfg.batch_size, dev, scales)
+            m = force_metrics(fp, ft, fix)
+            row["val_forces_mae"], row["val_forces_cos"] = m["forces_mae"], m["forces_cos"]
+        history.append(row)
+        log.info("epoch %d/%d: loss %.4f, %.2f s, held-out forces MAE %.4f eV/Å",
+                 epoch + 1, cfg.epochs, row["train_loss"], seconds, row["val_forces_mae"])
+        if (epoch + 1) % cfg.checkpoint_every == 0 and epoch + 1 < cfg.epochs:
+            save_resume(resume_path, fingerprint, epoch + 1, history, model, optimizer,
+                        scheduler, scaler)
+
+    fp, ft, fix, graph, ep, et, seconds = predict(model, data, test_idx, cfg.batch_size, dev,
+                                                  scales)
+    metrics = score(fp, ft, fix, graph, ep, et, with_energy)
+    rotated = []
+    rotation_rng = np.random.default_rng([cfg.seed, 2**31 - 1])  # same copies for every model
+    for _ in range(cfg.rotated_copies):
+        rot = haar_rotations(len(test_idx), rotation_rng)
+        rotated.append(force_metrics(*predict(model, data, test_idx, cfg.batch_size, dev,
+                                              scales, rot)[:3]))
+    if rotated:
+        for key in ("forces_mae", "forces_l2mae", "forces_cos"):
+            metrics[f"rotated_{key}"] = float(np.mean([r[key] for r in rotated]))
+    n_steps = len(history) * steps_per_epoch
+    train_seconds = sum(h["seconds"] for h in history)
+    metrics |= {
+        "architecture": architecture, "augment": cfg.augment, "energy_trained": with_energy,
+        "epochs": cfg.epochs, "steps": n_steps, "train_seconds": train_seconds,
+        "seconds_per_step": train_seconds / max(n_steps, 1),
+        "inference_seconds": seconds, "inference_structures_per_s": len(test_idx) / seconds,
+        "parameters": count_parameters(model), "device": str(dev), "threads": threads,
+        "fold": fold, "n_train": len(train_idx), "n_test": len(test_idx),
+        "n_train_systems": len({table.systems[i] for i in train_idx}),
+        "n_test_systems": len({table.systems[i] for i in test_idx}),
+        "mean_atoms": float(np.mean([data[i].num_nodes for i in test_idx])),
+        "mean_edges": float(np.mean([data[i].edge_index.shape[1] for i in test_idx])),
+        "force_std": scales.force_std, "amp": amp, "torch": torch.__version__,
+        "crystalbench": __version__,
+    }
+    write_predictions(out / "predictions.parquet", [table.ids[i] for i in test_idx],
+                      [table.systems[i] for i in test_idx], fp, ft, fix, graph, ep, et, fold)
+    write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
+    save_torch({"model": model.state_dict(), "architecture": architecture,
+                "model_params": json.dumps(model_params), "scales": json.dumps(asdict(scales)),
+                "graph_spec": json.dumps(graph_meta.get("spec", {}), sort_keys=True),
+                "dataset": str(graph_meta.get("dataset", "")), "crystalbench": __version__},
+               out / "checkpoint.pt")
+    write_json(out / "metrics.json", metrics)
+    resume_path.unlink(missing_ok=True)
+    log.info("fold %d test: %s", fold, {k: v for k, v in metrics.items()
+                                        if k.startswith(("forces", "rotated", "energy", "efwt"))})
+    return metrics
+
+
+def write_predictions(
+    path: Path, ids: list[str], systems: list[str], fp: np.ndarray, ft: np.ndarray,
+    fixed: np.ndarray, graph: np.ndarray, ep: np.ndarray, et: np.ndarray, fold: int,
+) -> None:
+    """One row per test frame: energies and per-atom forces (true, predicted), fixed flags."""
+    counts = np.bincount(graph, minlength=len(ids))
+    off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    table = pa.table({
+        "id": ids, "system": systems, "fold": pa.array([fold] * len(ids), pa.int32()),
+        "energy": et, "energy_pred": ep,
+        "forces": list_array(ft.astype(np.float32), off, 3),
+        "forces_pred": list_array(fp.astype(np.float32), off, 3),
+        "fixed": list_array(fixed.astype(bool), off),
+    })
+    write_parquet(table, path, {"fold": fold})

@@ -1,0 +1,96 @@
+"""The force trainer on real EMT frames: outputs, system split, energy/EFwT, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from crystalbench.forces import train as force_train
+from crystalbench.forces.emt_demo import generate_emt_frames
+from crystalbench.forces.graphs import ForceGraphSpec, write_force_graph_table
+from crystalbench.forces.metrics import force_metrics
+from crystalbench.forces.splits import write_system_splits
+from crystalbench.forces.train import ForceTrainConfig, train_force_fold
+
+FORCENET = {"hidden": 16, "interactions": 1, "decoder_hidden": 16, "n_freqs": 4}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("force_train")
+    frames = list(generate_emt_frames(0, n_systems=4))
+    write_force_graph_table(frames, ForceGraphSpec(), folder / "g.parquet", {"dataset": "t"})
+    write_system_splits([f.id for f in frames], [f.system for f in frames],
+                        folder / "s.parquet", 2, 0)
+    return folder / "g.parquet", folder / "s.parquet"
+
+
+def train(inputs, out, **cfg):
+    cfg = ForceTrainConfig(**{"epochs": 2, "batch_size": 8, "checkpoint_every": 1,
+                              "rotated_copies": 1, **cfg})
+    return train_force_fold(*inputs, 0, "forcenet", FORCENET, cfg, out)
+
+
+def test_outputs_split_by_system_and_metrics_match_predictions(inputs, tmp_path):
+    metrics = train(inputs, tmp_path)
+    assert metrics["n_train_systems"] == metrics["n_test_systems"] == 2
+    pred = pd.read_parquet(tmp_path / "predictions.parquet")
+    splits = pd.read_parquet(inputs[1]).set_index("id")
+    assert (splits.loc[pred["id"], "fold"] == 0).all()
+    fp, ft = np.concatenate(pred["forces_pred"].map(np.stack)), np.concatenate(
+        pred["forces"].map(np.stack))
+    fixed = np.concatenate(pred["fixed"].to_numpy())
+    again = force_metrics(fp, ft, fixed)
+    assert again["forces_mae"] == pytest.approx(metrics["forces_mae"], rel=1e-5)
+    assert "energy_mae" not in metrics and "efwt" not in metrics  # energy not trained
+    assert metrics["rotated_forces_l2mae"] > 0 and metrics["inference_structures_per_s"] > 0
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [1, 2] and history["val_forces_mae"].notna().all()
+    assert not (tmp_path / "resume.pt").exists()
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert json.loads(checkpoint["model_params"]) == FORCENET
+
+
+def test_energy_training_reports_energy_mae_and_efwt(inputs, tmp_path):
+    metrics = train(inputs, tmp_path, energy_weight=1.0)
+    assert metrics["energy_trained"] and 0 <= metrics["efwt"] <= 1
+    pred = pd.read_parquet(tmp_path / "predictions.parquet")
+    assert metrics["energy_mae"] == pytest.approx(
+        float(np.abs(pred["energy_pred"] - pred["energy"]).mean()), rel=1e-9)
+
+
+def test_interrupted_training_resumes_to_identical_weights(inputs, tmp_path, monkeypatch):
+    train(inputs, tmp_path / "straight", epochs=3)
+    real_save = force_train.save_resume
+
+    def save_then_stop(path, fingerprint, epoch, *args):
+        real_save(path, fingerprint, epoch, *args)
+        if epoch == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    monkeypatch.setattr(force_train, "save_resume", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(inputs, tmp_path / "resumed", epochs=3)
+    assert (tmp_path / "resumed/resume.pt").exists()
+    assert not (tmp_path / "resumed/metrics.json").exists()
+    monkeypatch.setattr(force_train, "save_resume", real_save)
+    train(inputs, tmp_path / "resumed", epochs=3)
+    a = torch.load(tmp_path / "straight/checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "resumed/checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    history = pd.read_csv(tmp_path / "resumed/history.csv")
+    assert list(history["epoch"]) == [1, 2, 3]
+
+
+def test_augmentation_rotates_training_batches(inputs, tmp_path):
+    on = train(inputs, tmp_path / "on", augment=True)
+    off = train(inputs, tmp_path / "off", augment=False)
+    assert on["augment"] and not off["augment"]
+    assert on["forces_mae"] != off["forces_mae"]  # rotated batches trained a different model
+    h_on = pd.read_csv(tmp_path / "on/history.csv")
+    h_off = pd.read_csv(tmp_path / "off/history.csv")
+    assert not np.allclose(h_on["train_loss"], h_off["train_loss"])
