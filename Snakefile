@@ -16,6 +16,7 @@ include: "workflow/rules/symmetry.smk"
 include: "workflow/rules/graphs.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/forces.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -27,3 +28,4 @@ rule all:
         study_outputs(),
         graph_stats_outputs(),
         matbench_outputs(),
+        force_study_outputs(),

@@ -59,8 +59,11 @@ def test_dry_runs_build_the_expected_dags():
     # studies asu (2 graphs), connectivity (4 graphs, asu-knn24 shared) and models (5 models,
     # each on its graph; cogn-demo on asu-knn24 and the Voronoi graph shared): 8 graphs,
     # 5 x (2 + 3 + 4) = 45 runs
+    # forces: one EMT dataset and graph, 11 distinct models on one test fold, 4 studies
     assert demo == {"aggregate": 3, "all": 1, "demo_structures": 1, "graph_stats": 1,
-                    "graphs": 8, "splits": 1, "symmetry": 1, "total": 61, "train": 45}
+                    "graphs": 8, "splits": 1, "symmetry": 1, "train": 45, "s2ef_frames": 1,
+                    "s2ef_splits": 1, "s2ef_graphs": 1, "s2ef_train": 11, "s2ef_aggregate": 4,
+                    "total": 79}
 
 
 def test_paper_config_dag_has_every_task_and_fold_per_pair():
@@ -93,9 +96,33 @@ def test_tiny_pipeline_end_to_end(tmp_path):
         model["params"].update(width=8)
         model["train"] = dict(model["train"], epochs=2, checkpoint_every=1)
     config["models"]["dimenetpp-demo"]["params"].update(out_emb=8, int_emb=8, blocks=1)
+    forces = config["forces"]  # the ForceNet branch: 4 EMT systems, 2 folds of systems
+    forces["datasets"]["emt_slabs"]["systems"] = 4
+    forces["folds"] = 2
+    for model in forces["models"].values():
+        if model["architecture"] == "forcenet":
+            model["params"].update(hidden=8, decoder_hidden=8, interactions=1, n_freqs=4)
+        else:
+            model["params"].update(width=8)
+        model["train"] = dict(model["train"], epochs=2, eval_every=1, rotated_copies=1)
+    forces["models"]["dimenetpp-forces-demo"]["params"].update(out_emb=8, int_emb=8, blocks=1)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
     common = ("-s", REPO / "Snakefile", "-d", tmp_path, "--configfile", tmp_path / "tiny.yaml")
     run(BIN / "snakemake", "--cores", "2", *common)
+    physics = pd.read_csv(tmp_path / "results/tables/forcenet_vs_physics.csv")
+    assert list(physics["model"]) == ["forcenet-demo", "schnet-forces-demo",
+                                      "dimenetpp-forces-demo"]
+    assert (physics["fold"] == 0).all() and physics["rotated_forces_l2mae"].notna().all()
+    assert set(pd.read_csv(tmp_path / "results/tables/basis.csv")["model"]) == {
+        "forcenet-demo", "forcenet-gauss", "forcenet-powersine", "forcenet-linact",
+        "forcenet-raw"}
+    for study in ("forcenet_vs_physics", "basis", "activation", "augmentation"):
+        assert "forces MAE" in (tmp_path / f"results/tables/{study}.md").read_text()
+        assert (tmp_path / f"results/figures/{study}_time.png").stat().st_size > 10_000
+    frames = pd.read_parquet(tmp_path / "results/forces/frames/emt_slabs.parquet",
+                             columns=["id", "system"])
+    frame_rejects = pd.read_parquet(tmp_path / "results/forces/frames/emt_slabs.rejects.parquet")
+    assert frames["system"].nunique() == 4 and len(frames) + len(frame_rejects) == 100
     table = pd.read_csv(tmp_path / "results/tables/asu.csv").set_index("graph")
     assert set(table.index) == {"asu-knn24", "cell-knn24"} and (table["folds"] == 2).all()
     assert table.loc["asu-knn24", "mean_edges"] < table.loc["cell-knn24", "mean_edges"]
@@ -120,6 +147,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     html = (tmp_path / "results/report.html").read_text(errors="replace")
     assert "asu_parity.png" in html and "asu_bars.png" in html
     assert "graph_stats_demo_alloys.png" in html
+    assert "forcenet_vs_physics_time.png" in html and "augmentation.csv" in html
     again = run(BIN / "snakemake", "--cores", "2", *common)
     assert "Nothing to be done" in again.stdout + again.stderr
 

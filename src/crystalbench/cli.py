@@ -311,6 +311,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--venv", default=".kgcnn-venv", help="throwaway venv for kgcnn (created)")
     s.add_argument("--limit", type=int, default=0, help="first N structures per dataset")
     s.set_defaults(func=cmd_bench_kgcnn)
+
+    from crystalbench.forces.cli import add_force_commands
+
+    add_force_commands(sub)
     return p
 
 

@@ -166,3 +166,78 @@ def matbench_datasets(wildcards):
     """Verified dataset files of the MatBench study's tasks (matbench loads them)."""
     s = config["studies"][matbench_study()]
     return [f"resources/datasets/{d}.json.gz" for d in s["datasets"]]
+
+
+# the S2EF / ForceNet branch (optional section `forces`)
+FORCES = config.get("forces")
+
+
+def check_force_studies():
+    """Force studies name known entries, and no name clashes with a crystal study."""
+    for name, study in FORCES["studies"].items():
+        if name in config["studies"]:
+            raise ValueError(f"force study {name!r} has the name of a crystal study")
+        for key in ("datasets", "models", "graphs"):
+            unknown = set(study[key]) - set(FORCES[key])
+            if unknown:
+                raise ValueError(
+                    f"force study {name!r}: unknown {key} {sorted(unknown)}"
+                )
+    bad = [k for k in FORCES.get("test_folds", []) if k >= FORCES["folds"]]
+    if bad:
+        raise ValueError(f"forces.test_folds {bad} outside 0..{FORCES['folds'] - 1}")
+
+
+def force_test_folds():
+    return FORCES.get("test_folds", list(range(FORCES["folds"])))
+
+
+def force_study_runs(study):
+    """metrics.json of every run a force study aggregates."""
+    s = FORCES["studies"][study]
+    return [
+        f"results/forces/runs/{d}/{m}/{g}/fold{k}/metrics.json"
+        for d in s["datasets"]
+        for m in s["models"]
+        for g in s["graphs"]
+        for k in force_test_folds()
+    ]
+
+
+def force_study_outputs():
+    """Tables and figures of every force study (part of the default target)."""
+    if not FORCES:
+        return []
+    return [
+        f"results/{kind}/{study}{suffix}"
+        for study in FORCES["studies"]
+        for kind, suffix in (
+            ("tables", ".md"),
+            ("tables", ".csv"),
+            ("figures", "_time.png"),
+            ("figures", "_time.svg"),
+        )
+    ]
+
+
+def force_json(section, key):
+    """A params function passing one entry of forces.<section> to the CLI as JSON."""
+    return lambda wc: json.dumps(FORCES[section][getattr(wc, key)])
+
+
+def force_files(wc):
+    return FORCES["datasets"][wc.fdataset].get("files", [])
+
+
+def force_frames_args(wc):
+    d = FORCES["datasets"][wc.fdataset]
+    args = [f"--source {d['source']}"]
+    if d["source"] == "emt":
+        args += [f"--seed {d.get('seed', 0)}", f"--systems {d.get('systems', 12)}"]
+    if d.get("allow_pickle"):
+        args.append("--allow-pickle")
+    return " ".join(args)
+
+
+if FORCES:
+    check_force_studies()

@@ -1,0 +1,125 @@
+"""``crystalbench s2ef-*``: the commands of the force branch's Snakemake rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+log = logging.getLogger("crystalbench")
+
+
+def cmd_frames(args: argparse.Namespace) -> None:
+    """Frame table from the EMT demo generator, OC20 extxyz/traj files or OC20 LMDBs."""
+    from crystalbench.forces.frames import write_frame_table
+
+    meta = {"dataset": args.dataset, "source": args.source}
+    if args.source == "emt":
+        from crystalbench.forces.emt_demo import generate_emt_frames
+
+        frames = generate_emt_frames(args.seed, args.systems)
+        meta |= {"generator": "crystalbench.forces.emt_demo", "seed": args.seed,
+                 "energy": "EMT total energy (eV)", "tags": "set by the generator"}
+    elif args.source == "oc20":
+        from crystalbench.forces.oc20 import read_ase_frames
+
+        if not args.files:
+            raise SystemExit(f"{args.dataset}: no OC20 extxyz/traj files given")
+        frames, warnings = read_ase_frames(args.files, args.dataset)
+        meta |= {"files": [str(f) for f in args.files], "warnings": warnings}
+    else:
+        from crystalbench.forces.oc20 import read_lmdb_frames
+
+        frames = read_lmdb_frames(args.files[0], args.allow_pickle)
+        meta |= {"files": [str(f) for f in args.files], "allow_pickle": args.allow_pickle}
+    kept, rejected = write_frame_table(frames, args.out, args.rejects, meta)
+    log.info("%s: %d frames kept, %d rejected", args.dataset, kept, rejected)
+
+
+def cmd_splits(args: argparse.Namespace) -> None:
+    import pyarrow.parquet as pq
+
+    from crystalbench.forces.splits import write_system_splits
+
+    table = pq.read_table(args.frames, columns=["id", "system"])
+    write_system_splits(table["id"].to_pylist(), table["system"].to_pylist(), args.out,
+                        args.folds, args.seed)
+
+
+def cmd_graphs(args: argparse.Namespace) -> None:
+    from crystalbench.forces.frames import read_frame_table
+    from crystalbench.forces.graphs import ForceGraphSpec, write_force_graph_table
+    from crystalbench.io import read_metadata
+
+    spec = ForceGraphSpec.from_config(json.loads(args.spec))
+    frames = read_frame_table(args.frames)
+    source = read_metadata(args.frames)
+    write_force_graph_table(frames, spec, args.out,
+                            {"dataset": args.dataset, "graph": args.name,
+                             "source": source.get("source", "")}, args.processes)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from crystalbench.forces.train import ForceTrainConfig, train_force_fold
+
+    model = json.loads(args.model)
+    train_force_fold(args.graphs, args.splits, args.fold, model["architecture"],
+                     model["params"], ForceTrainConfig(**model["train"]), args.out_dir,
+                     args.device, args.threads)
+
+
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    from crystalbench.forces.aggregate import load_force_runs, write_force_study_table
+    from crystalbench.forces.plots import accuracy_vs_time
+
+    write_force_study_table(args.metrics, args.table_md, args.table_csv, args.title)
+    accuracy_vs_time(load_force_runs(args.metrics), args.figure, args.title)
+
+
+def add_force_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the s2ef-* subcommands."""
+    s = sub.add_parser("s2ef-frames", help="S2EF frame table (EMT demo, OC20 files, LMDB)")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--source", choices=("emt", "oc20", "lmdb"), required=True)
+    s.add_argument("--files", nargs="*", default=[], help="OC20 extxyz/traj files or LMDB")
+    s.add_argument("--seed", type=int, default=0, help="EMT demo seed")
+    s.add_argument("--systems", type=int, default=12, help="EMT demo systems")
+    s.add_argument("--allow-pickle", action="store_true",
+                   help="unpickle OC20 LMDB entries (pickles can run code: trusted files only)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--rejects", required=True)
+    s.set_defaults(func=cmd_frames)
+
+    s = sub.add_parser("s2ef-splits", help="folds by system (id -> fold)")
+    s.add_argument("--frames", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_splits)
+
+    s = sub.add_parser("s2ef-graphs", help="full-cell radius graphs of S2EF frames")
+    s.add_argument("--frames", required=True)
+    s.add_argument("--spec", required=True, help="graph spec as JSON")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--name", required=True)
+    s.add_argument("--processes", type=int, default=1)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_graphs)
+
+    s = sub.add_parser("s2ef-train", help="train one force model on one fold")
+    s.add_argument("--graphs", required=True)
+    s.add_argument("--splits", required=True)
+    s.add_argument("--fold", type=int, required=True)
+    s.add_argument("--model", required=True, help="model config as JSON")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("s2ef-aggregate", help="force-study table and accuracy-vs-time figure")
+    s.add_argument("--title", required=True)
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--table-md", required=True)
+    s.add_argument("--table-csv", required=True)
+    s.add_argument("--figure", nargs="+", required=True, help="png and/or svg paths")
+    s.set_defaults(func=cmd_aggregate)

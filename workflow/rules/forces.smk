@@ -1,0 +1,123 @@
+# The S2EF / ForceNet branch: frames -> folds by system -> full-cell radius graphs ->
+# force models per fold -> study tables and the accuracy-vs-time figure.
+# Functions and checks: common.smk.
+
+if FORCES:
+
+    wildcard_constraints:
+        fdataset=_choice(FORCES["datasets"]),
+        fgraph=_choice(FORCES["graphs"]),
+        fmodel=_choice(FORCES["models"]),
+        fstudy=_choice(FORCES["studies"]),
+
+    rule s2ef_frames:
+        input:
+            force_files,
+        output:
+            table="results/forces/frames/{fdataset}.parquet",
+            rejects="results/forces/frames/{fdataset}.rejects.parquet",
+        log:
+            "results/logs/forces/frames/{fdataset}.log",
+        conda:
+            "../../envs/crystalbench.yaml"
+        params:
+            args=force_frames_args,
+        shell:
+            "crystalbench s2ef-frames --dataset {wildcards.fdataset} {params.args} "
+            "--files {input:q} --out {output.table:q} --rejects {output.rejects:q} "
+            "> {log:q} 2>&1"
+
+    rule s2ef_splits:
+        input:
+            "results/forces/frames/{fdataset}.parquet",
+        output:
+            "results/forces/splits/{fdataset}.parquet",
+        log:
+            "results/logs/forces/splits/{fdataset}.log",
+        conda:
+            "../../envs/crystalbench.yaml"
+        params:
+            folds=FORCES.get("folds", 5),
+            seed=FORCES.get("split_seed", 0),
+        shell:
+            "crystalbench s2ef-splits --frames {input:q} --out {output:q} "
+            "--folds {params.folds} --seed {params.seed} > {log:q} 2>&1"
+
+    rule s2ef_graphs:
+        input:
+            "results/forces/frames/{fdataset}.parquet",
+        output:
+            "results/forces/graphs/{fdataset}/{fgraph}.parquet",
+        log:
+            "results/logs/forces/graphs/{fdataset}/{fgraph}.log",
+        benchmark:
+            "results/benchmarks/forces/graphs/{fdataset}/{fgraph}.tsv"
+        conda:
+            "../../envs/crystalbench.yaml"
+        threads: PREPROCESSING_THREADS
+        params:
+            spec=force_json("graphs", "fgraph"),
+        shell:
+            "crystalbench s2ef-graphs --frames {input:q} --spec {params.spec:q} "
+            "--dataset {wildcards.fdataset} --name {wildcards.fgraph} "
+            "--processes {threads} --out {output:q} > {log:q} 2>&1"
+
+    rule s2ef_train:
+        input:
+            graphs="results/forces/graphs/{fdataset}/{fgraph}.parquet",
+            splits="results/forces/splits/{fdataset}.parquet",
+        output:
+            predictions="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/predictions.parquet",
+            metrics="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/metrics.json",
+            history="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/history.csv",
+            checkpoint="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/checkpoint.pt",
+        log:
+            "results/logs/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}.log",
+        benchmark:
+            "results/benchmarks/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}.tsv"
+        conda:
+            "../../envs/crystalbench.yaml"
+        threads: config["train"].get("threads", 1)
+        resources:
+            gpu=1,
+            mem_mb=8000,
+            runtime=600,
+        params:
+            model=force_json("models", "fmodel"),
+            device=config["train"].get("device", "auto"),
+            out_dir=subpath(output.metrics, parent=True),
+        shell:
+            "crystalbench s2ef-train --graphs {input.graphs:q} --splits {input.splits:q} "
+            "--fold {wildcards.fold} --model {params.model:q} --out-dir {params.out_dir:q} "
+            "--device {params.device} --threads {threads} > {log:q} 2>&1"
+
+    rule s2ef_aggregate:
+        input:
+            lambda wc: force_study_runs(wc.fstudy),
+        output:
+            md="results/tables/{fstudy}.md",
+            csv=report(
+                "results/tables/{fstudy}.csv",
+                caption="../report/force_table.rst",
+                category="Forces (S2EF)",
+                subcategory="{fstudy}",
+                labels={"study": "{fstudy}", "figure": "table"},
+            ),
+            png=report(
+                "results/figures/{fstudy}_time.png",
+                caption="../report/force_time.rst",
+                category="Forces (S2EF)",
+                subcategory="{fstudy}",
+                labels={"study": "{fstudy}", "figure": "accuracy vs time"},
+            ),
+            svg="results/figures/{fstudy}_time.svg",
+        log:
+            "results/logs/forces/aggregate/{fstudy}.log",
+        conda:
+            "../../envs/crystalbench.yaml"
+        params:
+            title=lambda wc: FORCES["studies"][wc.fstudy].get("title", wc.fstudy),
+        shell:
+            "crystalbench s2ef-aggregate --title {params.title:q} --metrics {input:q} "
+            "--table-md {output.md:q} --table-csv {output.csv:q} "
+            "--figure {output.png:q} {output.svg:q} > {log:q} 2>&1"
