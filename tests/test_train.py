@@ -254,3 +254,13 @@ def test_classification_trains_on_logits_and_predicts_probabilities(tmp_path, de
     assert preds["prediction"].between(0, 1).all() and set(preds["target"]) <= {0.0, 1.0}
     assert {"rocauc", "rocauc_probability", "accuracy", "f1"} <= set(metrics)
     assert metrics["task_type"] == "classification" and metrics["data_verified"] is False
+
+
+def test_fold_indices_name_missing_ids_and_empty_folds(tmp_path):
+    write_splits(["a", "b", "c", "d"], tmp_path / "s.parquet", 2, 0)
+    train_idx, test_idx = train_module.fold_indices(["a", "b", "c", "d"], tmp_path / "s.parquet", 0)
+    assert sorted([*train_idx, *test_idx]) == [0, 1, 2, 3] and len(test_idx) == 2
+    with pytest.raises(ValueError, match=r"1 ids have no fold .*'zz'"):
+        train_module.fold_indices(["a", "zz"], tmp_path / "s.parquet", 0)
+    with pytest.raises(ValueError, match="fold 5 leaves 4 train and 0 test ids"):
+        train_module.fold_indices(["a", "b", "c", "d"], tmp_path / "s.parquet", 5)

@@ -64,6 +64,61 @@ def pick_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def prepare_torch(device: str, threads: int, seed: int) -> torch.device:
+    """Threads, device, seed; deterministic kernels on CPU so CPU runs are bit-reproducible."""
+    torch.set_num_threads(threads)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    return dev
+
+
+def fold_indices(
+    ids: list[str], splits_path: str | os.PathLike, fold: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training ids (every other fold) and of the test ids (``fold``)."""
+    split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
+    missing = set(ids) - set(split.index)
+    if missing:
+        raise ValueError(f"{len(missing)} ids have no fold in {splits_path}, "
+                         f"e.g. {sorted(missing)[:3]}")
+    folds = split.loc[ids].to_numpy()
+    train_idx, test_idx = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+    if len(train_idx) == 0 or len(test_idx) == 0:
+        raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} test ids")
+    return train_idx, test_idx
+
+
+def linear_decay(
+    optimizer: torch.optim.Optimizer, lr: float, lr_end: float, total_steps: int,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate falling linearly per step from ``lr`` to ``lr_end``."""
+    end_factor = lr_end / lr
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
+
+
+def optimizer_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, parameters: list[torch.Tensor],
+    clip_grad_norm: float | None, scaler: torch.amp.GradScaler | None,
+) -> None:
+    """Backward and step; with ``scaler`` (AMP) the loss is scaled and gradients are unscaled
+    before clipping, so ``clip_grad_norm`` always bounds the true norm."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if clip_grad_norm is not None:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
+        scaler.step(optimizer)  # skipped when the gradients overflowed
+        scaler.update()
+    else:
+        loss.backward()
+        if clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
+        optimizer.step()
+
+
 def train_epoch(
     model: torch.nn.Module, data: list[Data], train_idx: np.ndarray, batch_size: int,
     rng: np.random.Generator, optimizer: torch.optim.Optimizer,
@@ -86,18 +141,7 @@ def train_epoch(
         with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
             out = model(batch).squeeze(-1)
         loss = loss_fn(out.float(), batch.y)  # the loss itself in float32
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            if clip_grad_norm is not None:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
-            scaler.step(optimizer)  # skipped when the gradients overflowed
-            scaler.update()
-        else:
-            loss.backward()
-            if clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
-            optimizer.step()
+        optimizer_step(loss, optimizer, parameters, clip_grad_norm, scaler)
         scheduler.step()
         loss_sum += loss.item() * batch.num_graphs
         n_seen += batch.num_graphs
@@ -121,11 +165,7 @@ def train_fold(
     """Run one training job and write its outputs into ``out_dir``; returns the metrics."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    if dev.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-    torch.manual_seed(train_cfg.seed)
+    dev = prepare_torch(device, threads, train_cfg.seed)
 
     table = read_graph_table(graphs_path)
     graph_meta = read_metadata(graphs_path)
@@ -136,16 +176,7 @@ def train_fold(
     info = graph_meta.get("dataset_info", {})
     task_type = info.get("task_type", "regression")
     classification = task_type == "classification"
-    split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
-    missing = set(table.ids) - set(split.index)
-    if missing:
-        raise ValueError(f"{len(missing)} graph ids have no fold in {splits_path}, "
-                         f"e.g. {sorted(missing)[:3]}")
-    folds = split.loc[table.ids].to_numpy()
-    train_idx = np.flatnonzero(folds != fold)
-    test_idx = np.flatnonzero(folds == fold)
-    if len(train_idx) == 0 or len(test_idx) == 0:
-        raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} test ids")
+    train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
     if classification:
         mean, std = 0.0, 1.0
         loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
@@ -162,10 +193,8 @@ def train_fold(
     amp = use_amp(train_cfg.amp, dev)
     scaler = torch.amp.GradScaler(dev.type) if amp else None  # "cuda": AMP is CUDA-only
     steps_per_epoch = -(-len(train_idx) // train_cfg.batch_size)
-    total_steps = train_cfg.epochs * steps_per_epoch
-    end_factor = train_cfg.lr_end / train_cfg.lr
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
+    scheduler = linear_decay(optimizer, train_cfg.lr, train_cfg.lr_end,
+                             train_cfg.epochs * steps_per_epoch)
     resume_path = out / "resume.pt"
     # a resume state only continues the very same job: same data, fold, model and budget
     fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,

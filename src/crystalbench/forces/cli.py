@@ -76,6 +76,12 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     accuracy_vs_time(load_force_runs(args.metrics), args.figure, args.title)
 
 
+def cmd_bench_augmentation(args: argparse.Namespace) -> None:
+    from crystalbench.forces.bench_augmentation import bench_augmentation
+
+    bench_augmentation(args.steps, args.copies, args.seed, args.threads)
+
+
 def add_force_commands(sub: argparse._SubParsersAction) -> None:
     """Register the s2ef-* subcommands."""
     s = sub.add_parser("s2ef-frames", help="S2EF frame table (EMT demo, OC20 files, LMDB)")
@@ -123,3 +129,11 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--table-csv", required=True)
     s.add_argument("--figure", nargs="+", required=True, help="png and/or svg paths")
     s.set_defaults(func=cmd_aggregate)
+
+    s = sub.add_parser("bench-augmentation", help="benchmark: ForceNet with and without "
+                       "rotation augmentation, error on rotated copies")
+    s.add_argument("--steps", type=int, default=400)
+    s.add_argument("--copies", type=int, default=8, help="rotated copies of the test frames")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=2)
+    s.set_defaults(func=cmd_bench_augmentation)

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from torch_geometric.data import Batch, Data
 
@@ -48,7 +47,13 @@ from crystalbench.forces.metrics import (
 from crystalbench.io import list_array, read_metadata, write_json, write_parquet, write_text
 from crystalbench.models import build_force_model, count_parameters
 from crystalbench.resume import load_resume, save_resume, save_torch
-from crystalbench.train import pick_device, use_amp
+from crystalbench.train import (
+    fold_indices,
+    linear_decay,
+    optimizer_step,
+    prepare_torch,
+    use_amp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,25 +170,11 @@ def train_force_fold(
     """Run one force-training job and write its outputs into ``out_dir``; returns metrics."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    if dev.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-    torch.manual_seed(cfg.seed)
+    dev = prepare_torch(device, threads, cfg.seed)
 
     table = read_force_graph_table(graphs_path)
     graph_meta = read_metadata(graphs_path)
-    split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
-    missing = set(table.ids) - set(split.index)
-    if missing:
-        raise ValueError(f"{len(missing)} frame ids have no fold in {splits_path}, "
-                         f"e.g. {sorted(missing)[:3]}")
-    folds = split.loc[table.ids].to_numpy()
-    train_idx = np.flatnonzero(folds != fold)
-    test_idx = np.flatnonzero(folds == fold)
-    if len(train_idx) == 0 or len(test_idx) == 0:
-        raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} "
-                         "test frames")
+    train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
     data = force_table_to_data(table)
     scales = fit_scales(data, train_idx)
     with_energy = cfg.energy_weight > 0
@@ -195,10 +186,7 @@ def train_force_fold(
     amp = use_amp(cfg.amp, dev)
     scaler = torch.amp.GradScaler(dev.type) if amp else None
     steps_per_epoch = -(-len(train_idx) // cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
-    end_factor = cfg.lr_end / cfg.lr
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
+    scheduler = linear_decay(optimizer, cfg.lr, cfg.lr_end, cfg.epochs * steps_per_epoch)
     resume_path = out / "resume.pt"
     fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
                               model_params, asdict(cfg)], sort_keys=True)
@@ -224,18 +212,7 @@ def train_force_fold(
             optimizer.zero_grad()
             with torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
                 loss = _step_loss(model, batch, scales, cfg)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                if cfg.clip_grad_norm is not None:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(parameters, cfg.clip_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                if cfg.clip_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(parameters, cfg.clip_grad_norm)
-                optimizer.step()
+            optimizer_step(loss, optimizer, parameters, cfg.clip_grad_norm, scaler)
             scheduler.step()
             loss_sum += loss.item()
             steps += 1
