@@ -8,9 +8,9 @@ reason, and kept + rejected always equals the input count.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -64,27 +64,76 @@ def rejection_reason(s: Structure, min_distance: float = DEFAULT_MIN_DISTANCE) -
         return f"lattice has shape {lattice.shape}, expected (3, 3)"
     if frac.shape != (numbers.size, 3):
         return f"frac_coords has shape {frac.shape} for {numbers.size} atoms"
-    if not np.isfinite(lattice).all():
-        return "lattice has NaN or infinite entries"
+    problem = lattice_problem(lattice)
+    if problem:
+        return problem
     if not np.isfinite(frac).all():
         bad = int(np.flatnonzero(~np.isfinite(frac).all(axis=1))[0])
         return f"atom {bad} has NaN or infinite coordinates"
-    if numbers.min() < 1 or numbers.max() > 118:
-        bad_z = sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))
-        return f"atomic numbers outside 1..118: {bad_z}"
+    problem = atomic_number_problem(numbers)
+    if problem:
+        return problem
+    if not np.isfinite(s.target):
+        return "target is NaN or infinite"
+    return close_pair_problem(lattice, frac, min_distance)
+
+
+def lattice_problem(lattice: np.ndarray) -> str | None:
+    """Why a (3, 3) cell cannot be used (non-finite or singular), or None."""
+    if not np.isfinite(lattice).all():
+        return "lattice has NaN or infinite entries"
     lengths = np.linalg.norm(lattice, axis=1)
     volume = abs(np.linalg.det(lattice))
     if lengths.min() <= 0 or volume <= 1e-6 * lengths.prod():
         return (f"singular lattice (volume {volume:.3g} Å^3 for cell vector lengths "
                 f"{np.round(lengths, 4).tolist()})")
-    if not np.isfinite(s.target):
-        return "target is NaN or infinite"
-    pairs = close_pairs(lattice, frac, min_distance)
-    if pairs is not None:
-        i, j, d = pairs
-        what = "atom {i} and its own periodic image" if i == j else "atoms {i} and {j}"
-        return (what.format(i=i, j=j) + f" are {d:.4f} Å apart (minimum {min_distance} Å)")
     return None
+
+
+def atomic_number_problem(numbers: np.ndarray) -> str | None:
+    """Which atomic numbers lie outside 1..118, or None."""
+    if numbers.min() < 1 or numbers.max() > 118:
+        bad_z = sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))
+        return f"atomic numbers outside 1..118: {bad_z}"
+    return None
+
+
+def close_pair_problem(lattice: np.ndarray, frac: np.ndarray, min_distance: float) -> str | None:
+    """The closest periodic pair nearer than ``min_distance``, as a reason, or None."""
+    pair = close_pairs(lattice, frac, min_distance)
+    if pair is None:
+        return None
+    i, j, d = pair
+    what = f"atom {i} and its own periodic image" if i == j else f"atoms {i} and {j}"
+    return f"{what} are {d:.4f} Å apart (minimum {min_distance} Å)"
+
+
+class HasId(Protocol):
+    id: str
+
+
+T = TypeVar("T", bound=HasId)
+
+
+def split_valid(
+    items: Iterable[T], reason_of: Callable[[T], str | None], kind: str,
+    error: type[ValueError],
+) -> tuple[list[T], list[tuple[T, str]]]:
+    """Items that pass ``reason_of`` and (item, reason) for the rest; every item lands in one
+    of the two. A repeated ``id`` raises ``error`` naming it: ids key every later table."""
+    kept: list[T] = []
+    rejected: list[tuple[T, str]] = []
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise error(f"{kind} {item.id!r}: duplicate id")
+        seen.add(item.id)
+        reason = reason_of(item)
+        if reason is None:
+            kept.append(item)
+        else:
+            rejected.append((item, reason))
+    return kept, rejected
 
 
 def close_pairs(
@@ -142,21 +191,10 @@ def write_structure_table(
 
     Returns (kept, rejected). Duplicate ids are an error: ids key every later table.
     """
-    kept: list[Structure] = []
-    rejects: list[dict[str, str]] = []
-    seen: set[str] = set()
-    n_in = 0
-    for s in structures:
-        n_in += 1
-        if s.id in seen:
-            raise InvalidStructureError(f"structure {s.id!r}: duplicate id")
-        seen.add(s.id)
-        reason = rejection_reason(s, min_distance)
-        if reason is None:
-            kept.append(s)
-        else:
-            rejects.append({"id": s.id, "reason": reason})
-    assert len(kept) + len(rejects) == n_in
+    kept, rejected = split_valid(structures, lambda s: rejection_reason(s, min_distance),
+                                 "structure", InvalidStructureError)
+    rejects = [{"id": s.id, "reason": reason} for s, reason in rejected]
+    n_in = len(kept) + len(rejects)
     meta = dict(metadata)
     meta.update(
         crystalbench=__version__, min_distance=min_distance, n_input=n_in,

@@ -26,7 +26,13 @@ from crystalbench.io import (
     list_array,
     write_parquet,
 )
-from crystalbench.structures import DEFAULT_MIN_DISTANCE, close_pairs
+from crystalbench.structures import (
+    DEFAULT_MIN_DISTANCE,
+    atomic_number_problem,
+    close_pair_problem,
+    lattice_problem,
+    split_valid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,34 +90,25 @@ def frame_rejection_reason(f: Frame, min_distance: float = DEFAULT_MIN_DISTANCE)
     lattice = np.asarray(f.lattice, dtype=float)
     positions = np.asarray(f.positions, dtype=float)
     forces = np.asarray(f.forces, dtype=float)
-    if not np.isfinite(lattice).all():
-        return "lattice has NaN or infinite entries"
+    problem = lattice_problem(lattice)
+    if problem:
+        return problem
     for name, arr in (("positions", positions), ("forces", forces)):
         bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
         if bad.size:
             return f"atom {int(bad[0])} has NaN or infinite {name}"
     if np.isinf(f.energy):
         return "energy is infinite"
-    if numbers.min() < 1 or numbers.max() > 118:
-        bad_z = sorted(set(numbers[(numbers < 1) | (numbers > 118)].tolist()))
-        return f"atomic numbers outside 1..118: {bad_z}"
+    problem = atomic_number_problem(numbers)
+    if problem:
+        return problem
     tags = np.asarray(f.tags)
     bad_tags = ~np.isin(tags, VALID_TAGS)
     if bad_tags.any():
         i = int(np.flatnonzero(bad_tags)[0])
         return f"atom {i} has tag {int(tags[i])}, expected one of {list(VALID_TAGS)}"
-    lengths = np.linalg.norm(lattice, axis=1)
-    volume = abs(np.linalg.det(lattice))
-    if lengths.min() <= 0 or volume <= 1e-6 * lengths.prod():
-        return (f"singular lattice (volume {volume:.3g} Å^3 for cell vector lengths "
-                f"{np.round(lengths, 4).tolist()})")
     frac = np.linalg.solve(lattice.T, positions.T).T
-    pair = close_pairs(lattice, frac, min_distance)
-    if pair is not None:
-        i, j, d = pair
-        what = f"atom {i} and its own periodic image" if i == j else f"atoms {i} and {j}"
-        return f"{what} are {d:.4f} Å apart (minimum {min_distance} Å)"
-    return None
+    return close_pair_problem(lattice, frac, min_distance)
 
 
 def frames_to_table(frames: Sequence[Frame]) -> pa.Table:
@@ -150,21 +147,11 @@ def write_frame_table(
 
     Returns (kept, rejected). Duplicate ids are an error: ids key every later table.
     """
-    kept: list[Frame] = []
-    rejected: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    n_in = 0
-    for f in frames:
-        n_in += 1
-        if f.id in seen:
-            raise InvalidFrameError(f"frame {f.id!r}: duplicate id")
-        seen.add(f.id)
-        reason = frame_rejection_reason(f, min_distance)
-        if reason is None:
-            kept.append(f)
-        else:
-            rejected.append({"id": f.id, "system": f.system, "frame": f.frame, "reason": reason})
-    assert len(kept) + len(rejected) == n_in
+    kept, failed = split_valid(frames, lambda f: frame_rejection_reason(f, min_distance),
+                               "frame", InvalidFrameError)
+    rejected = [{"id": f.id, "system": f.system, "frame": f.frame, "reason": reason}
+                for f, reason in failed]
+    n_in = len(kept) + len(rejected)
     meta = dict(metadata)
     meta.update(
         crystalbench=__version__, min_distance=min_distance, n_input=n_in,
