@@ -169,6 +169,17 @@ def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     bench_kgcnn(args.data_dir, args.venv, args.limit)
 
 
+def add_training_job_arguments(s: argparse.ArgumentParser) -> None:
+    """Arguments of one training job (crystal or force model): data, fold, model, output."""
+    s.add_argument("--graphs", required=True)
+    s.add_argument("--splits", required=True)
+    s.add_argument("--fold", type=int, required=True)
+    s.add_argument("--model", required=True, help="model config as JSON")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crystalbench", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -225,13 +236,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_graphs)
 
     s = sub.add_parser("train", help="train one model on one fold")
-    s.add_argument("--graphs", required=True)
-    s.add_argument("--splits", required=True)
-    s.add_argument("--fold", type=int, required=True)
-    s.add_argument("--model", required=True, help="model config as JSON")
-    s.add_argument("--out-dir", required=True)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
+    add_training_job_arguments(s)
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("predict", help="predict with a trained checkpoint on CIF files")

@@ -4,6 +4,7 @@ from collections import Counter
 
 import lmdb
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import require_data
@@ -232,3 +233,20 @@ def test_oc20_frames_fill_a_frame_table(traj, tmp_path):
     assert Counter(f.system for f in back) == README_FRAMES
     assert all((f.tags == -1).all() for f in back)
     np.testing.assert_array_equal(back[-1].forces, frames[-1].forces)
+
+
+def test_frames_command_reads_every_lmdb_file_it_is_given(extxyz, tmp_path):
+    """Two LMDB files on the command line: the frames of both land in the table."""
+    from crystalbench.cli import main
+
+    source = [extxyz[0][k] for k in (0, 150, 387)]
+    write_lmdb(tmp_path / "a.lmdb", [oc20_data(f, False) for f in source[:2]])
+    write_lmdb(tmp_path / "b.lmdb", [oc20_data(source[2], False)])
+    out = tmp_path / "frames.parquet"
+    main(["s2ef-frames", "--dataset", "two", "--source", "lmdb", "--allow-pickle", "--files",
+          str(tmp_path / "a.lmdb"), str(tmp_path / "b.lmdb"), "--out", str(out),
+          "--rejects", str(tmp_path / "rejects.parquet")])
+    assert len(pq.read_table(out)) == 3
+    with pytest.raises(SystemExit, match="no lmdb files given"):
+        main(["s2ef-frames", "--dataset", "none", "--source", "lmdb", "--out", str(out),
+              "--rejects", str(tmp_path / "rejects.parquet")])

@@ -14,6 +14,8 @@ def cmd_frames(args: argparse.Namespace) -> None:
     from crystalbench.forces.frames import write_frame_table
 
     meta = {"dataset": args.dataset, "source": args.source}
+    if args.source != "emt" and not args.files:
+        raise SystemExit(f"{args.dataset}: no {args.source} files given (--files)")
     if args.source == "emt":
         from crystalbench.forces.emt_demo import generate_emt_frames
 
@@ -23,14 +25,12 @@ def cmd_frames(args: argparse.Namespace) -> None:
     elif args.source == "oc20":
         from crystalbench.forces.oc20 import read_ase_frames
 
-        if not args.files:
-            raise SystemExit(f"{args.dataset}: no OC20 extxyz/traj files given")
         frames, warnings = read_ase_frames(args.files, args.dataset)
         meta |= {"files": [str(f) for f in args.files], "warnings": warnings}
     else:
         from crystalbench.forces.oc20 import read_lmdb_frames
 
-        frames = read_lmdb_frames(args.files[0], args.allow_pickle)
+        frames = [f for path in args.files for f in read_lmdb_frames(path, args.allow_pickle)]
         meta |= {"files": [str(f) for f in args.files], "allow_pickle": args.allow_pickle}
     kept, rejected = write_frame_table(frames, args.out, args.rejects, meta)
     log.info("%s: %d frames kept, %d rejected", args.dataset, kept, rejected)
@@ -84,6 +84,8 @@ def cmd_bench_augmentation(args: argparse.Namespace) -> None:
 
 def add_force_commands(sub: argparse._SubParsersAction) -> None:
     """Register the s2ef-* subcommands."""
+    from crystalbench.cli import add_training_job_arguments
+
     s = sub.add_parser("s2ef-frames", help="S2EF frame table (EMT demo, OC20 files, LMDB)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--source", choices=("emt", "oc20", "lmdb"), required=True)
@@ -113,13 +115,7 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_graphs)
 
     s = sub.add_parser("s2ef-train", help="train one force model on one fold")
-    s.add_argument("--graphs", required=True)
-    s.add_argument("--splits", required=True)
-    s.add_argument("--fold", type=int, required=True)
-    s.add_argument("--model", required=True, help="model config as JSON")
-    s.add_argument("--out-dir", required=True)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--threads", type=int, default=1)
+    add_training_job_arguments(s)
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("s2ef-aggregate", help="force-study table and accuracy-vs-time figure")

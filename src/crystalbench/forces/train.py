@@ -155,9 +155,10 @@ def score(
     fp: np.ndarray, ft: np.ndarray, fixed: np.ndarray, graph: np.ndarray, ep: np.ndarray,
     et: np.ndarray, with_energy: bool,
 ) -> dict[str, float]:
-    """Force metrics always; energy MAE and EFwT when the energy was trained and labelled."""
+    """Force metrics always; energy MAE and EFwT when the energy was trained (the trainer
+    refuses to train it on frames without energies)."""
     metrics = force_metrics(fp, ft, fixed)
-    if with_energy and np.isfinite(et).all():
+    if with_energy:
         metrics |= energy_metrics(ep, et, max_force_error(fp, ft, fixed, graph, len(et)))
     return metrics
 
