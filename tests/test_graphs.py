@@ -46,7 +46,7 @@ def test_graph_parquet_round_trip_is_bit_exact(tmp_path, demo_structures, edges)
                 assert back.edge_area is None
         stored = read_metadata(path)
         assert stored["spec"] == asdict(spec) and stored["symprec"] == 1e-4
-        assert {"vesin", "spglib", "scipy", "numpy", "pyarrow", "crystalbench"} <= set(
+        assert {"pymatgen", "spglib", "scipy", "numpy", "pyarrow", "crystalbench"} <= set(
             stored["versions"])
         assert read_build_seconds(path) > 0
 

@@ -3,44 +3,60 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
-from pymatgen.core import Lattice
-from pymatgen.core import Structure as PmgStructure
 
 from crystalbench.neighbors import knn_edges, radius_limited_edges
 
 
-def pymatgen_knn(s, k: int, tol: float = 1e-6) -> dict:
-    """Independent kNN: pymatgen's periodic neighbour list, per-atom sort, ties kept."""
-    pmg = PmgStructure(Lattice(s.lattice), s.atomic_numbers, s.frac_coords)
+def ase_knn(s, k: int, tol: float = 1e-6) -> dict:
+    """Independent kNN: ASE's periodic neighbour list (numpy), per-atom sort, ties kept.
+
+    Not pymatgen's: ours is built on pymatgen's cell lists, so it would not be independent.
+    """
+    atoms = Atoms(numbers=s.atomic_numbers, scaled_positions=s.frac_coords, cell=s.lattice,
+                  pbc=True)
     radius = 6.0
     while True:
-        centre, neighbour, images, dist = pmg.get_neighbor_list(radius)
+        centre, neighbour, images, dist = neighbor_list("ijSd", atoms, radius)
         edges, complete = {}, True
-        for i in range(len(pmg)):
+        for i in range(len(atoms)):
             mine = np.flatnonzero((centre == i) & (dist > 1e-8))
             if len(mine) < k or np.sort(dist[mine])[k - 1] + tol >= radius:
                 complete = False
                 break
             kth = np.sort(dist[mine])[k - 1]
             for e in mine[dist[mine] <= kth + tol]:
-                # pymatgen's image is that of the neighbour; ours is the source image too
-                edges[(i, int(neighbour[e]), *np.round(images[e]).astype(int))] = dist[e]
+                edges[(i, int(neighbour[e]), *map(int, images[e]))] = dist[e]
         if complete:
             return edges
         radius *= 1.5
 
 
-def test_knn_equals_pymatgen_on_real_structures(real_structures):
+def test_knn_equals_ase_on_real_structures(real_structures):
     for s in real_structures:
         ours = knn_edges(s.lattice, s.frac_coords, 24)
         got = {(int(d), int(j), *map(int, sh)): x
                for d, j, sh, x in zip(ours.dst, ours.src, ours.shift, ours.dist, strict=True)}
-        ref = pymatgen_knn(s, 24)
+        ref = ase_knn(s, 24)
         assert got.keys() == ref.keys(), s.id
         worst = max(abs(got[key] - ref[key]) for key in ref)
         assert worst < 1e-5, (s.id, worst)
         # the stored vector is the true source-image -> target vector
         assert np.allclose(np.linalg.norm(ours.vec, axis=1), ours.dist, atol=1e-10)
+
+
+def test_centres_select_the_same_edges(real_structures):
+    """Searching around a subset of atoms gives exactly those atoms' edges of the full search."""
+    for s in real_structures[::7]:
+        centres = np.arange(0, len(s.frac_coords), 2)
+        for full, part in [
+            (knn_edges(s.lattice, s.frac_coords, 12),
+             knn_edges(s.lattice, s.frac_coords, 12, centres=centres)),
+            (radius_limited_edges(s.lattice, s.frac_coords, 5.0, 20),
+             radius_limited_edges(s.lattice, s.frac_coords, 5.0, 20, centres=centres)),
+        ]:
+            expected = full.select(np.isin(full.dst, centres))
+            for name in ("dst", "src", "shift", "vec", "dist"):
+                assert np.array_equal(getattr(part, name), getattr(expected, name)), (s.id, name)
 
 
 @pytest.mark.parametrize(("k", "expected"), [(12, 12), (13, 18), (18, 18), (19, 42), (24, 42)])

@@ -107,14 +107,17 @@ class CrystalGraph:
         return len(self.edge_src)
 
 
-def select_edges(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec) -> Edges:
-    """Edges of the full periodic cell according to ``spec``."""
+def select_edges(
+    lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec, centres: np.ndarray | None = None,
+) -> Edges:
+    """Edges of the full periodic cell according to ``spec``; with ``centres``, only (at
+    least) the edges into those atoms, which is all an ASU graph keeps."""
     if spec.edges == "voronoi":
         return voronoi_edges(lattice, frac, spec.min_area)
     if spec.edges == "radius":
         return radius_limited_edges(lattice, frac, spec.cutoff, spec.max_neighbors,
-                                    spec.tie_tolerance)
-    return knn_edges(lattice, frac, spec.k, spec.tie_tolerance)
+                                    spec.tie_tolerance, centres)
+    return knn_edges(lattice, frac, spec.k, spec.tie_tolerance, centres)
 
 
 def cell_graph(sid: str, numbers: np.ndarray, edges: Edges, target: float) -> CrystalGraph:
@@ -140,8 +143,9 @@ def asu_graph(
 
 def build_graph(structure: Structure, sym: Symmetry, spec: GraphSpec) -> CrystalGraph:
     """Build ``structure``'s graph on its symmetrised cell in the representation of ``spec``."""
+    centres = sym.representatives if spec.representation == "asu" else None
     try:
-        edges = select_edges(sym.lattice, sym.frac_coords, spec)
+        edges = select_edges(sym.lattice, sym.frac_coords, spec, centres)
     except ValueError as exc:
         raise ValueError(f"structure {structure.id!r}: {spec.edges} edges failed: {exc}") from exc
     if spec.representation == "cell":
@@ -205,7 +209,7 @@ def graph_metadata(spec: GraphSpec, symprec: float, dataset: str, name: str) -> 
     return {
         "dataset": dataset, "graph": name, "spec": asdict(spec), "symprec": symprec,
         "versions": {pkg: version(pkg)
-                     for pkg in ("vesin", "spglib", "scipy", "numpy", "pyarrow")}
+                     for pkg in ("pymatgen", "spglib", "scipy", "numpy", "pyarrow")}
         | {"crystalbench": __version__},
     }
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-# a spawned worker needs ~2-3 s to import numpy, scipy, spglib, vesin (ase) and pymatgen:
+# a spawned worker needs ~2-3 s to import numpy, scipy, spglib, ase and pymatgen:
 # below this many items per worker the start-up costs more than it saves
 MIN_ITEMS_PER_PROCESS = 1000
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import vesin
+from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from crystalbench import __version__
 from crystalbench.io import (
@@ -140,8 +140,13 @@ def close_pairs(
     lattice: np.ndarray, frac: np.ndarray, min_distance: float
 ) -> tuple[int, int, float] | None:
     """Return the closest periodic pair (i, j, d) with d < min_distance, else None."""
-    nl = vesin.NeighborList(cutoff=float(min_distance), full_list=False)
-    i, j, d = nl.compute(frac @ lattice, lattice, True, quantities="ijd")
+    lattice = np.ascontiguousarray(lattice, dtype=np.float64)
+    cart = np.ascontiguousarray(frac, dtype=np.float64) @ lattice
+    i, j, shift, d = find_points_in_spheres(cart, cart, float(min_distance),
+                                            np.ones(3, dtype=np.int64), lattice, tol=0.0)
+    # each pair once (i < j), and an atom with its own periodic images; not with itself
+    pair = (i < j) | ((i == j) & np.any(shift != 0, axis=1))
+    i, j, d = i[pair], j[pair], d[pair]
     if len(d) == 0:
         return None
     k = int(np.argmin(d))

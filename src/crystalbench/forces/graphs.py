@@ -125,7 +125,7 @@ def write_force_graph_table(
     tic = time.perf_counter()
     progress = Progress(f"force graphs {metadata.get('dataset', '')}", len(frames), log)
     meta = {**metadata, "spec": asdict(spec), "crystalbench": __version__,
-            "vesin": version("vesin"), "representation": "cell"}
+            "pymatgen": version("pymatgen"), "representation": "cell"}
     schema = force_graphs_to_table([]).schema.with_metadata(
         {METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
     n = 0
