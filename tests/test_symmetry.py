@@ -50,6 +50,7 @@ def test_symmetrised_cells_are_exact_and_close(demo_structures, real_structures)
 
 def test_spglib_failure_falls_back_to_p1_and_is_kept(monkeypatch, tmp_path, demo_structures):
     monkeypatch.setattr(symmetry_module.spglib, "get_symmetry_dataset", lambda *a, **k: None)
+    monkeypatch.setattr(symmetry_module, "find_clean_operations", lambda *a, **k: None)
     s = demo_structures[30]
     sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
     assert sym.fallback and sym.spacegroup == 1 and "spglib failed" in sym.error

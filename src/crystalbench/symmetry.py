@@ -1,8 +1,11 @@
 """Symmetry orbits of the input cell (spglib) and the symmetrised cell the graphs are built on.
 
 Orbits come from spglib's ``crystallographic_orbits`` (not ``equivalent_atoms``, which can split
-an orbit in two). Positions and lattice are then projected onto the detected symmetry (a group
-average of the input cell under spglib's operations), so that symmetry-equivalent atoms have
+an orbit in two). A primitive cell with three equally long lattice vectors (cubic-like, where
+spglib costs up to 15 ms in its Wyckoff assignment) first goes through our own operation search
+(``symmetry_search``), which answers only where no tolerance question arises; spglib then only
+names the space group. Positions and lattice are then projected onto the detected symmetry (a
+group average of the input cell under its operations), so that symmetry-equivalent atoms have
 exactly equivalent neighbourhoods. Without this, a structure that is symmetric only to within
 ``symprec`` can keep a different set of kNN ties on two equivalent atoms, and the ASU graph
 would no longer describe the cell graph. The largest displacement this causes is recorded.
@@ -35,6 +38,7 @@ from crystalbench.io import (
 from crystalbench.parallel import ordered_map
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
+from crystalbench.symmetry_search import CLEAN_MARGIN, find_clean_operations
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class Symmetry:
     max_displacement: float  # Å, largest atom displacement caused by symmetrisation
     fallback: bool
     error: str = ""
+    search: str = "spglib"  # who found the operations: "spglib" or "clean" (symmetry_search)
 
     @property
     def representatives(self) -> np.ndarray:
@@ -81,9 +86,15 @@ def p1(lattice: np.ndarray, frac: np.ndarray, error: str) -> Symmetry:
 
 
 def symmetrise_lattice(lattice: np.ndarray, rotations: np.ndarray) -> np.ndarray:
-    """Average the metric tensor over the point group, keep the input orientation."""
+    """Average the metric tensor over the point group, keep the input orientation.
+
+    A lattice whose metric the group already keeps (to 1e-12 relative; most of them) is
+    returned as it is.
+    """
     metric = lattice @ lattice.T
-    averaged = np.einsum("gji,jk,gkl->il", rotations, metric, rotations) / len(rotations)
+    averaged = (rotations.transpose(0, 2, 1) @ metric @ rotations).mean(axis=0)
+    if np.abs(averaged - metric).max() <= 1e-12 * np.abs(metric).max():
+        return lattice
     chol = np.linalg.cholesky(averaged)
     u, _, vt = np.linalg.svd(chol.T @ lattice)
     return chol @ (u @ vt)
@@ -99,20 +110,19 @@ def atom_permutations(
     lies next to atom ``perm[g, i]``. Raises ValueError when an image lands on no atom of the
     same species within ``tolerance`` Å.
     """
-    images = np.einsum("gij,nj->gni", rotations, frac) + translations[:, None, :]
-    diff = images[:, :, None, :] - frac[None, None, :, :]  # (g, n, n, 3)
-    diff -= np.round(diff)
-    dist = np.linalg.norm(diff @ lattice, axis=-1)
-    dist[:, numbers[:, None] != numbers[None, :]] = np.inf
-    perm = np.argmin(dist, axis=2)
-    worst = float(np.take_along_axis(dist, perm[..., None], axis=2).max())
+    n = len(frac)
+    images = (rotations @ frac.T).transpose(0, 2, 1) + translations[:, None, :]
+    diff = images[:, :, None, :] - frac  # (g, n, n, 3)
+    cart = (diff - np.round(diff)) @ lattice
+    dist2 = (cart * cart).sum(axis=-1)
+    dist2[:, numbers[:, None] != numbers] = np.inf
+    perm = np.argmin(dist2, axis=2)
+    worst = np.sqrt(dist2.reshape(-1, n)[np.arange(perm.size), perm.ravel()].max())
     if worst > tolerance:
         raise ValueError(f"a symmetry operation maps an atom {worst:.2e} Å from any atom")
-    for g, p in enumerate(perm):
-        if len(np.unique(p)) != len(p):
-            raise ValueError(f"symmetry operation {g} does not permute the atoms")
-    shift = np.round(images - frac[perm])
-    return perm, images - shift
+    if np.any(np.sort(perm, axis=1) != np.arange(n)):
+        raise ValueError("a symmetry operation does not permute the atoms")
+    return perm, images - np.round(images - frac[perm])
 
 
 def project_onto_group(
@@ -176,6 +186,38 @@ def symmetrise_cell(
     return supercell @ sym_prim_lattice, sym_frac, first[inverse]
 
 
+def has_equal_axes(lattice: np.ndarray, tolerance: float) -> bool:
+    """Whether all three lattice vectors are equally long: the cheap sign of the cubic and
+    rhombohedral lattices (and primitive fcc and bcc cells) on which spglib is slowest.
+
+    Elsewhere spglib costs 0.4-3 ms, about what our search plus spglib's naming of the group
+    costs, so trying our search there would not pay (measured on jdft2d and phonons).
+    """
+    length = np.sqrt((lattice * lattice).sum(axis=1))
+    return bool(np.ptp(length) <= tolerance)
+
+
+def clean_symmetry(
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec: float,
+) -> Symmetry | None:
+    """Symmetry from our own operation search, or None where spglib must decide."""
+    ops = find_clean_operations(lattice, frac, numbers, symprec)
+    if ops is None:
+        return None
+    try:
+        sym_lattice, sym_frac, orbit = project_onto_group(
+            lattice, frac, numbers, ops.rotations, ops.translations, symprec)
+    except ValueError:
+        return None
+    kind = spglib.get_spacegroup_type_from_symmetry(
+        ops.rotations.astype(np.intc), ops.translations, sym_lattice, symprec)
+    if kind is None:
+        return None
+    displacement = np.linalg.norm(sym_frac @ sym_lattice - frac @ lattice, axis=1).max()
+    return Symmetry(int(kind.number), orbit, sym_lattice, sym_frac, float(displacement), False,
+                    search="clean")
+
+
 def analyse_symmetry(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
     symprec: float = DEFAULT_SYMPREC,
@@ -184,6 +226,10 @@ def analyse_symmetry(
     lattice = np.asarray(lattice, dtype=np.float64)
     frac = np.asarray(frac, dtype=np.float64)
     numbers = np.asarray(numbers, dtype=np.int64)
+    if has_equal_axes(lattice, CLEAN_MARGIN * symprec):
+        found = clean_symmetry(lattice, frac, numbers, symprec)
+        if found is not None:
+            return found
     try:
         dataset = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=symprec)
     except Exception as exc:  # spglib >= 2.8 raises SpglibError; older versions return None
@@ -193,8 +239,8 @@ def analyse_symmetry(
     orbit = np.asarray(dataset.crystallographic_orbits, dtype=np.int64)
     try:
         if len(np.unique(dataset.mapping_to_primitive)) == len(numbers):
-            # a primitive input: its own operations are the whole group (one spglib call;
-            # the lattice point-group search costs ~10 ms on cubic lattices)
+            # a primitive input: its own operations are the whole group (one spglib call,
+            # where each costs up to ~15 ms on a cubic crystal)
             sym_lattice, sym_frac, own_orbit = project_onto_group(
                 lattice, frac, numbers, dataset.rotations, dataset.translations, symprec)
         else:
@@ -229,6 +275,7 @@ def write_symmetry_table(
     write_parquet(symmetry_table(structures, results), path, {
         "symprec": symprec, "spglib": spglib.__version__, "crystalbench": __version__,
         "n_structures": len(results), "n_fallback": sum(r.fallback for r in results),
+        "n_clean_search": sum(r.search == "clean" for r in results),
         "seconds": time.perf_counter() - tic,
     })
 
@@ -257,6 +304,7 @@ def symmetry_table(structures: Sequence[Structure], results: Sequence[Symmetry])
         "max_displacement": pa.array([r.max_displacement for r in results], pa.float64()),
         "fallback": pa.array([r.fallback for r in results], pa.bool_()),
         "error": pa.array([r.error for r in results], pa.string()),
+        "search": pa.array([r.search for r in results], pa.string()),
     })
 
 
@@ -268,11 +316,11 @@ def read_symmetry_table(path: str | os.PathLike) -> dict[str, Symmetry]:
     frac = frac.reshape(-1, 3)
     lattices = fixed_column(table["lattice"], 3, 3)
     cols = {c: table[c].to_pylist() for c in ("id", "spacegroup", "max_displacement",
-                                               "fallback", "error")}
+                                               "fallback", "error", "search")}
     out = {}
     for r, sid in enumerate(cols["id"]):
         a, b = offsets[r], offsets[r + 1]
         out[sid] = Symmetry(cols["spacegroup"][r], orbit[a:b].astype(np.int64), lattices[r],
                             frac[a:b], cols["max_displacement"][r], cols["fallback"][r],
-                            cols["error"][r])
+                            cols["error"][r], cols["search"][r])
     return out
