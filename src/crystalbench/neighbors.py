@@ -39,6 +39,42 @@ class Edges:
 PERIODIC = np.ones(3, dtype=np.int64)
 
 
+@dataclass
+class Pairs:
+    """Unsorted periodic pairs: target ``i``, source ``j`` in image ``shift``, distance."""
+
+    cart: np.ndarray  # (n, 3) Cartesian positions of the atoms
+    i: np.ndarray
+    j: np.ndarray
+    shift: np.ndarray  # (E, 3) int64
+    dist: np.ndarray
+
+    def select(self, mask: np.ndarray) -> Pairs:
+        return Pairs(self.cart, self.i[mask], self.j[mask], self.shift[mask], self.dist[mask])
+
+    def edges(self, lattice: np.ndarray) -> Edges:
+        """Sorted by target, distance, source and image, with source-image -> target vectors."""
+        order = np.lexsort((self.shift[:, 2], self.shift[:, 1], self.shift[:, 0], self.j,
+                            self.dist, self.i))
+        i, j, shift, dist = self.i[order], self.j[order], self.shift[order], self.dist[order]
+        vec = self.cart[i] - self.cart[j] - shift @ lattice
+        return Edges(i, j, shift, vec, dist)
+
+
+def periodic_pairs(
+    lattice: np.ndarray, frac: np.ndarray, cutoff: float, centres: np.ndarray | None = None,
+) -> Pairs:
+    """All periodic pairs closer than ``cutoff`` into every atom (or ``centres``), no self pair."""
+    cart = np.ascontiguousarray(frac, dtype=np.float64) @ lattice
+    targets = cart if centres is None else np.ascontiguousarray(cart[centres])
+    i, j, shifts, dist = find_points_in_spheres(cart, targets, float(cutoff), PERIODIC,
+                                                lattice, tol=1e-8)
+    keep = dist > 1e-8
+    i = i[keep] if centres is None else np.asarray(centres, dtype=np.int64)[i[keep]]
+    return Pairs(cart, i.astype(np.int64), j[keep].astype(np.int64),
+                 np.round(shifts[keep]).astype(np.int64), dist[keep])
+
+
 def radius_edges(
     lattice: np.ndarray, frac: np.ndarray, cutoff: float, centres: np.ndarray | None = None,
 ) -> Edges:
@@ -47,19 +83,23 @@ def radius_edges(
     With ``centres`` (atom indices), only edges into those atoms are returned.
     """
     lattice = np.ascontiguousarray(lattice, dtype=np.float64)
-    cart = np.ascontiguousarray(frac, dtype=np.float64) @ lattice
-    targets = cart if centres is None else np.ascontiguousarray(cart[centres])
-    i, j, shifts, dist = find_points_in_spheres(cart, targets, float(cutoff), PERIODIC,
-                                                lattice, tol=1e-8)
-    keep = dist > 1e-8
-    i, j, shifts, dist = i[keep], j[keep], shifts[keep], dist[keep]
-    if centres is not None:
-        i = np.asarray(centres)[i]
-    shifts = np.round(shifts).astype(np.int64)
-    order = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, dist, i))
-    i, j, shifts, dist = i[order], j[order], shifts[order], dist[order]
-    vec = cart[i] - cart[j] - shifts @ lattice
-    return Edges(i.astype(np.int64), j.astype(np.int64), shifts, vec, dist)
+    return periodic_pairs(lattice, frac, cutoff, centres).edges(lattice)
+
+
+def kth_distances(pairs: Pairs, n_atoms: int, k: int) -> np.ndarray:
+    """Each atom's k-th smallest pair distance (inf for an atom with fewer than k pairs)."""
+    order = np.lexsort((pairs.dist, pairs.i))
+    counts = np.bincount(pairs.i, minlength=n_atoms)
+    kth = np.full(n_atoms, np.inf)
+    full = counts >= k
+    kth[full] = pairs.dist[order][(np.cumsum(counts) - counts)[full] + k - 1]
+    return kth
+
+
+def nearest_with_ties(pairs: Pairs, n_atoms: int, k: int, tie_tolerance: float) -> Pairs:
+    """Keep, per target, its k nearest pairs plus every tie with the k-th."""
+    kth = kth_distances(pairs, n_atoms, k)
+    return pairs.select(pairs.dist <= kth[pairs.i] + tie_tolerance)
 
 
 def knn_edges(
@@ -70,32 +110,21 @@ def knn_edges(
 
     The search radius starts where a uniform crystal would hold about 2k atoms and grows
     until every centre has k neighbours and the radius exceeds its k-th distance plus the
-    tie tolerance, so no tie can be missed.
+    tie tolerance, so no tie can be missed. Only the kept pairs are sorted.
     """
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
+    lattice = np.ascontiguousarray(lattice, dtype=np.float64)
     n = len(frac)
     centres = np.arange(n) if centres is None else np.unique(centres)
     volume = abs(np.linalg.det(lattice))
     cutoff = (3 * 2 * k * volume / n / (4 * np.pi)) ** (1 / 3) + 0.5
     while True:
-        edges = radius_edges(lattice, frac, cutoff, centres)
-        counts = np.bincount(edges.dst, minlength=n)[centres]
-        if counts.min() >= k:
-            kth = edges.dist[np.cumsum(counts) - counts + k - 1]
-            if kth.max() + tie_tolerance < cutoff:
-                return nearest_with_ties(edges, n, k, tie_tolerance)
+        pairs = periodic_pairs(lattice, frac, cutoff, centres)
+        kth = kth_distances(pairs, n, k)
+        if kth[centres].max() + tie_tolerance < cutoff:
+            return pairs.select(pairs.dist <= kth[pairs.i] + tie_tolerance).edges(lattice)
         cutoff *= 1.5
-
-
-def nearest_with_ties(edges: Edges, n_atoms: int, k: int, tie_tolerance: float) -> Edges:
-    """Keep, per target, its k nearest edges plus every tie with the k-th (sorted edges)."""
-    counts = np.bincount(edges.dst, minlength=n_atoms)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    kth = np.full(n_atoms, np.inf)
-    full = counts >= k
-    kth[full] = edges.dist[starts[full] + k - 1]
-    return edges.select(edges.dist <= kth[edges.dst] + tie_tolerance)
 
 
 def radius_limited_edges(
@@ -107,7 +136,8 @@ def radius_limited_edges(
     The cap keeps ties with the last kept neighbour, as kNN does: cutting a tie by index would
     treat symmetry-equivalent atoms differently and break the ASU equivalence.
     """
-    edges = radius_edges(lattice, frac, cutoff, centres)
-    if max_neighbors is None:
-        return edges
-    return nearest_with_ties(edges, len(frac), max_neighbors, tie_tolerance)
+    lattice = np.ascontiguousarray(lattice, dtype=np.float64)
+    pairs = periodic_pairs(lattice, frac, cutoff, centres)
+    if max_neighbors is not None:
+        pairs = nearest_with_ties(pairs, len(frac), max_neighbors, tie_tolerance)
+    return pairs.edges(lattice)
