@@ -101,7 +101,7 @@ class Crystal:
     @property
     def spacing(self) -> np.ndarray:
         """Distance between lattice planes per direction (Å)."""
-        return np.diag(self.tri)
+        return 1.0 / np.linalg.norm(self.inverse, axis=0)
 
     def shrunk(self) -> Crystal:
         """The same atoms with every gap wider than ``KEPT_GAP`` shrunk to it.
@@ -117,10 +117,12 @@ class Crystal:
 
 
 def metric(lattice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(tri, inverse): tri is upper triangular with |f @ lattice| == |tri @ f| for any f."""
-    tri = np.linalg.qr(lattice.T, mode="r")
-    tri = tri * np.sign(np.diag(tri))[:, None]  # positive diagonal: the plane spacings
-    return tri, np.linalg.inv(lattice)
+    """(tri, inverse): tri is upper triangular with |f @ lattice| == |tri @ f| for any f.
+
+    tri is the transposed Cholesky factor of the metric lattice @ lattice.T; its last
+    diagonal entry is the spacing of the third set of lattice planes.
+    """
+    return np.linalg.cholesky(lattice @ lattice.T).T, np.linalg.inv(lattice)
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,7 @@ def images_within(crystal: Crystal, centres: np.ndarray, radii: np.ndarray) -> I
     """
     t, w = crystal.tri, crystal.wrapped
     centre_frac = centres @ crystal.inverse
-    ball = np.repeat(np.arange(len(centres)), len(w))
-    atom = np.tile(np.arange(len(w)), len(centres))
+    ball, atom = np.divmod(np.arange(len(centres) * len(w)), len(w))
     reach = radii + 1e-9 * (1.0 + radii)  # a margin so that rounding loses no boundary image
     rest = reach[ball] ** 2  # squared radius left for the directions not yet fixed
     fixed: dict[int, np.ndarray] = {}  # fractional offsets f of the fixed directions
@@ -260,8 +261,12 @@ class CentralCells:
         j = np.arange(len(ridge)) - np.repeat(np.cumsum(triangles) - triangles, triangles) + 1
         v = self.vor.vertices
         a, b, c = v[self.flat[start]], v[self.flat[start + j]], v[self.flat[start + j + 1]]
-        normal = np.zeros((len(self.lengths), 3))
-        np.add.at(normal, ridge, np.cross(b - a, c - a))
+        u, w = b - a, c - a  # cross products written out: np.cross costs more than the rest
+        cross = np.stack([u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1],
+                          u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2],
+                          u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]], axis=1)
+        normal = np.stack([np.bincount(ridge, cross[:, d], len(self.lengths)) for d in range(3)],
+                          axis=1)
         area = 0.5 * np.linalg.norm(normal, axis=1)
         area[area < AREA_FLOOR] = 0.0
         return area
@@ -308,7 +313,9 @@ def central_cells(
     flat = np.fromiter(itertools.chain.from_iterable(vertex_lists), dtype=np.int64,
                        count=int(lengths.sum()))
     ends = vor.ridge_points[ridges]
-    if np.any(flat < 0) or len(np.unique(ends[ends < n])) < n:  # open, or an atom lacks a cell
+    has_ridge = np.zeros(n, dtype=bool)
+    has_ridge[ends[ends < n]] = True
+    if np.any(flat < 0) or not has_ridge.all():  # open, or an atom lacks a cell
         return None
     cells = CentralCells(vor, n, atom, input_shift, ridges, flat, lengths)
     # An empty sphere wider than the whole cloud touching a central atom means the cloud lies
