@@ -102,17 +102,24 @@ def test_cells_fill_the_unit_cell(real_structures, demo_structures):
         assert volume == pytest.approx(abs(np.linalg.det(s.lattice)), rel=1e-8), s.id
 
 
-def test_edges_are_consistent_both_ways(real_structures):
-    """Every face is shared: edge (j, image s) -> i has the partner i -> j at image -s.
-
-    Down to the smallest faces (min_area 0): a check that tolerated atoms 1e-6 Å inside a
-    flower kept one side of 1e-6 Å² faces in near-degenerate crystals (mb-phonons-0770)."""
-    for s in real_structures:
+def test_edges_are_consistent_both_ways(jdft2d):
+    """Every face is shared: edge (j, image s) -> i has the partner i -> j at image -s."""
+    for s in sample(jdft2d, 10):
         faces = our_faces(s.lattice, s.frac_coords)
         for (i, j, shift), area in faces.items():
-            partner = faces.get((j, i, tuple(-x for x in shift)))
-            assert partner is not None, f"{s.id}: {(i, j, shift)} is one-sided"
-            assert partner == pytest.approx(area, rel=1e-9, abs=1e-7), s.id
+            partner = faces[(j, i, tuple(-x for x in shift))]
+            assert partner == pytest.approx(area, rel=1e-9, abs=1e-9), s.id
+
+
+def test_no_face_is_one_sided(real_structures):
+    """Down to the smallest faces (min_area 0) on every real crystal. The padding window with
+    a vertex check that tolerated atoms 1e-6 Å too close kept one side only of faces up to
+    2.4e-6 Å² in 45 near-degenerate crystals (mb-phonons-0770: bcc with 2e-8 Å lattice noise)."""
+    for s in real_structures:
+        faces = our_faces(s.lattice, s.frac_coords)
+        one_sided = [(i, j, shift) for i, j, shift in faces
+                     if (j, i, tuple(-x for x in shift)) not in faces]
+        assert not one_sided, f"{s.id}: {one_sided[:3]}"
 
 
 def test_a_tiny_face_across_the_vacuum_is_kept(jdft2d):

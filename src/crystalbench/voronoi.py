@@ -10,9 +10,10 @@ vertex v of C that has p on its surface (|q - v| < |p - v| = rho(v)), because
 a vertex. These balls make up the cell's *flower*.
 
 1. The first cloud holds the images within ``FIRST_RADIUS`` Wigner-Seitz radii of an atom,
-   measured with every empty gap between atom planes shrunk to ``KEPT_GAP`` (a slab then sees
-   the slab across its vacuum as a neighbour). It grows by half while a central cell is open
-   (a ridge with a vertex at infinity, or a vertex farther than the cloud is wide).
+   with distances and the radius taken in the crystal whose empty gaps between atom planes
+   are shrunk to ``KEPT_GAP`` (a slab then sees the slab across its vacuum as a neighbour).
+   It grows by half while a central cell is open (a ridge with a vertex at infinity, or a
+   vertex farther than the cloud is wide).
 2. The computed cells contain the true cells. If no atom of the infinite crystal outside the
    cloud lies in a flower (closer to a vertex v than rho(v) by more than ``CUT_TOLERANCE``),
    they are the true cells.
@@ -89,6 +90,7 @@ class Crystal:
 
     @classmethod
     def of(cls, lattice: np.ndarray, frac: np.ndarray) -> Crystal:
+        """Wrap ``frac`` into [lo, lo + 1) per direction, lo the atom after the largest gap."""
         w = frac % 1.0
         s = np.sort(w, axis=0)
         gaps = np.diff(np.vstack([s, s[:1] + 1.0]), axis=0)
