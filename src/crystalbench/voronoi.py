@@ -2,34 +2,51 @@
 
 Two atoms are neighbours when their Voronoi cells share a face (a ridge); the face area is
 kept as an edge feature and selects edges (``area > min_area``). The periodic tessellation is
-computed on the atoms of the cell plus the periodic images in a padding window around them.
-A window that is too small yields cells that are too large, so every result is certified:
+computed on the atoms of the cell (the central points) plus some of their periodic images.
+Too few images yield cells that are too large, so every result is certified. The argument
+rests on one fact: an image q cuts the cell C of atom p only if q lies in the ball around some
+vertex v of C that has p on its surface (|q - v| < |p - v| = rho(v)), because
+|x - q|^2 - |x - p|^2 is linear in x and so is negative somewhere on C only if it is negative at
+a vertex. These balls make up the cell's *flower*.
 
-1. no central cell may be open (a ridge with a vertex at infinity);
-2. every vertex v of a central atom's cell is at distance rho(v) from that atom, and no atom
-   of the infinite crystal may be closer to v than rho(v). If all vertices pass, each computed
-   cell equals its true cell (a convex polytope whose vertices all lie in the true cell, and
-   which contains it). Cheap sufficient case: the window reaches 2 * max rho beyond every atom.
+1. The first cloud holds the images within ``FIRST_RADIUS`` Wigner-Seitz radii of an atom,
+   with distances and the radius taken in the crystal whose empty gaps between atom planes
+   are shrunk to ``KEPT_GAP`` (a slab then sees the slab across its vacuum as a neighbour).
+   It grows by half while a central cell is open (a ridge with a vertex at infinity, or a
+   vertex farther than the cloud is wide).
+2. The computed cells contain the true cells. If no atom of the infinite crystal outside the
+   cloud lies in a flower (closer to a vertex v than rho(v) by more than ``CUT_TOLERANCE``),
+   they are the true cells.
+3. Otherwise each true cell is its computed cell cut by the images in that cell's flower, so
+   one more tessellation of the atoms plus every image in the flowers (``FLOWER_MARGIN``
+   keeps those on a ball's surface) is exact, without another check. It is usually smaller
+   than the first cloud: the flowers of nearly exact cells hold few atoms.
 
-On failure the window grows by half, never beyond that sufficient size. Ridges below
-``AREA_FLOOR`` are contacts of co-spherical points (edges or corners shared by cells in
-symmetric crystals): their area is set to exactly zero, so ``min_area=0`` selects the same
-faces on symmetry-equivalent atoms.
+``CUT_TOLERANCE`` only absorbs rounding: where faces meet at shallow angles (cells reaching
+into a vacuum), an atom 9e-7 Å inside a flower cuts off a face of 6e-6 Å² (mb-jdft2d-269).
+
+Ridges below ``AREA_FLOOR`` are contacts of co-spherical points (edges or corners shared by
+cells in symmetric crystals): their area is set to exactly zero, so ``min_area=0`` selects the
+same faces on symmetry-equivalent atoms.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
-from pymatgen.optimization.neighbors import find_points_in_spheres
 from scipy.spatial import QhullError, Voronoi
 
 from crystalbench.neighbors import Edges
 
 AREA_FLOOR = 1e-9  # Å²: smaller ridges are degenerate contacts, area 0
-MIN_THICKNESS = 1.5  # Å: occupied thickness assumed for a flat layer when guessing the window
-VERTEX_TOLERANCE = 1e-6  # Å: an atom this much closer to a vertex than its cell's atom fails it
+CUT_TOLERANCE = 1e-9  # Å: an atom this much closer to a vertex than the cell's atom cuts it
+FLOWER_MARGIN = 1e-6  # Å added to the flower radii when collecting their images
+FIRST_RADIUS = 3.0  # Wigner-Seitz radii (of the crystal with shrunk gaps) of the first cloud
+KEPT_GAP = 3.0  # Å: empty gaps between atom planes wider than this are shrunk to it
+MAX_GROWTH = 4  # tries with a first cloud half as large again before giving up
+_KEY_BITS = 16  # bits per shift component in an image key
 
 
 def voronoi_edges(lattice: np.ndarray, frac: np.ndarray, min_area: float = 0.0) -> Edges:
@@ -42,50 +59,180 @@ def voronoi_edges(lattice: np.ndarray, frac: np.ndarray, min_area: float = 0.0) 
     frac = np.asarray(frac, dtype=np.float64)
     if min_area < 0:
         raise ValueError(f"min_area must be >= 0, got {min_area}")
-    wrapped, lo, hi, gap = compact_frame(frac)
-    spacing = 1.0 / np.linalg.norm(np.linalg.inv(lattice), axis=0)  # between lattice planes
-    pad = np.maximum(gap, initial_padding(lattice, spacing, lo, hi, len(frac)) / spacing)
-    for _ in range(12):
-        cells = central_cells(lattice, frac, wrapped, lo, hi, pad)
-        if cells is None:  # a cell is open: too few images on some side
-            pad = 2 * pad
-            continue
-        sufficient = 2 * cells.rho.max() / spacing * (1 + 1e-9)
-        if np.all(pad >= sufficient) or cells.verified(lattice):
-            return cells.edges(min_area)
-        pad = np.maximum(pad, np.minimum(1.5 * pad, sufficient))
-    raise ValueError("Voronoi cells did not close within a padding of "
-                     f"{(pad * spacing).min():.1f} Å")
+    crystal = Crystal.of(lattice, frac)
+    atom, shift, cells = first_cells(crystal, frac)
+    near, cuts = flower_images(crystal, cells)
+    if not np.any(cuts & ~np.isin(near.key, image_key(atom, shift))):
+        return cells.edges(min_area)
+    atom, shift = with_central_atoms(len(frac), near.atom, near.shift)
+    cells = central_cells(lattice, frac, crystal.wrapped, atom, shift)
+    if cells is None:  # cannot happen: the cells of step 1 close, and these lie inside them
+        raise ValueError("Voronoi cells did not close on the images in their flowers")
+    return cells.edges(min_area)
 
 
-def compact_frame(frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Wrap coordinates so each direction's largest empty gap straddles the cell boundary.
+@dataclass(frozen=True)
+class Crystal:
+    """The atoms wrapped so that each direction's largest empty gap straddles the cell boundary.
 
-    Returns (wrapped frac, lo, hi, gap): per direction the atoms occupy [lo, hi], and the
-    images of the next cell begin ``gap`` beyond it (the vacuum of a slab, for instance).
+    Per direction the atoms occupy [lo, hi] (fractional) and the images of the next cell begin
+    ``gap`` beyond it (the vacuum of a slab, for instance). ``tri`` is an upper triangular
+    factor of the metric (|f @ lattice| == |tri @ f|) for enumerating images in a sphere.
     """
-    w = frac % 1.0
-    s = np.sort(w, axis=0)
-    gaps = np.diff(np.vstack([s, s[:1] + 1.0]), axis=0)
-    after_gap = (np.argmax(gaps, axis=0) + 1) % len(w)
-    lo = s[after_gap, np.arange(3)]
-    wrapped = lo + (w - lo) % 1.0
-    return wrapped, wrapped.min(axis=0), wrapped.max(axis=0), gaps.max(axis=0)
+
+    lattice: np.ndarray
+    wrapped: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    gap: np.ndarray
+    tri: np.ndarray
+    inverse: np.ndarray
+
+    @classmethod
+    def of(cls, lattice: np.ndarray, frac: np.ndarray) -> Crystal:
+        """Wrap ``frac`` into [lo, lo + 1) per direction, lo the atom after the largest gap."""
+        w = frac % 1.0
+        s = np.sort(w, axis=0)
+        gaps = np.diff(np.vstack([s, s[:1] + 1.0]), axis=0)
+        after_gap = (np.argmax(gaps, axis=0) + 1) % len(w)
+        lo = s[after_gap, np.arange(3)]
+        wrapped = lo + (w - lo) % 1.0
+        return cls(lattice, wrapped, wrapped.min(axis=0), wrapped.max(axis=0),
+                   gaps.max(axis=0), *metric(lattice))
+
+    @property
+    def spacing(self) -> np.ndarray:
+        """Distance between lattice planes per direction (Å)."""
+        return 1.0 / np.linalg.norm(self.inverse, axis=0)
+
+    def shrunk(self) -> Crystal:
+        """The same atoms with every gap wider than ``KEPT_GAP`` shrunk to it.
+
+        Shrinking direction d scales lattice vector d by (1 - cut) and the fractional
+        coordinates by 1 / (1 - cut): the atoms of a cell keep their positions, and the image
+        with shift k lies as if k gaps of ``cut`` had been removed.
+        """
+        keep = 1.0 - np.maximum(self.gap - KEPT_GAP / self.spacing, 0.0)
+        lattice = self.lattice * keep[:, None]
+        return Crystal(lattice, self.wrapped / keep, self.lo / keep, self.hi / keep,
+                       1.0 - (1.0 - self.gap) / keep, *metric(lattice))
 
 
-def initial_padding(
-    lattice: np.ndarray, spacing: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_atoms: int,
-) -> float:
-    """A window guess (Å): 3x the Wigner-Seitz radius of the occupied part of the cell.
+def metric(lattice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tri, inverse): tri is upper triangular with |f @ lattice| == |tri @ f| for any f.
 
-    That covers twice the largest vertex distance of fcc, bcc and simple cubic cells (2.6-2.8
-    Wigner-Seitz radii). Vacuum is left out of the volume, so a slab gets a window suited to
-    its atoms' density; its vacuum-facing cells are then certified by the vertex check.
-    ``spacing`` is the distance between lattice planes per direction.
+    tri is the transposed Cholesky factor of the metric lattice @ lattice.T; its last
+    diagonal entry is the spacing of the third set of lattice planes.
     """
-    thickness = np.minimum(np.maximum(hi - lo, MIN_THICKNESS / spacing), 1.0)
-    volume = abs(np.linalg.det(lattice)) * float(np.prod(thickness))
-    return 3.0 * (3.0 * volume / (4.0 * np.pi * n_atoms)) ** (1.0 / 3.0)
+    return np.linalg.cholesky(lattice @ lattice.T).T, np.linalg.inv(lattice)
+
+
+@dataclass(frozen=True)
+class Images:
+    """Periodic images (atom, integer shift of the wrapped atom) near a set of balls."""
+
+    atom: np.ndarray
+    shift: np.ndarray
+    ball: np.ndarray  # index of the ball that holds the image
+    dist: np.ndarray  # distance from the ball's centre (Å)
+
+    @property
+    def key(self) -> np.ndarray:
+        return image_key(self.atom, self.shift)
+
+
+def image_key(atom: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """One int64 per image, for set operations on images."""
+    offset = 1 << (_KEY_BITS - 1)
+    key = atom.astype(np.int64)
+    for d in range(3):
+        key = (key << _KEY_BITS) + (shift[:, d] + offset)
+    return key
+
+
+def integer_ranges(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every integer in [lower_i, upper_i], as (i, value) pairs, in order of i."""
+    first = np.ceil(lower).astype(np.int64)
+    count = np.maximum(np.floor(upper).astype(np.int64) - first + 1, 0)
+    owner = np.repeat(np.arange(len(count)), count)
+    value = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count - first, count)
+    return owner, value
+
+
+def images_within(crystal: Crystal, centres: np.ndarray, radii: np.ndarray) -> Images:
+    """All images within ``radii`` of ``centres`` (Cartesian), found row by row of ``tri``.
+
+    With f = wrapped + shift - centre (fractional), the squared distance is |tri @ f|^2 and
+    tri is upper triangular: its last row bounds the third shift; with that fixed, the middle
+    row bounds the second; then the first row the first. Only images in the sphere's slices
+    are generated.
+    """
+    t, w = crystal.tri, crystal.wrapped
+    centre_frac = centres @ crystal.inverse
+    ball, atom = np.divmod(np.arange(len(centres) * len(w)), len(w))
+    reach = radii + 1e-9 * (1.0 + radii)  # a margin so that rounding loses no boundary image
+    rest = reach[ball] ** 2  # squared radius left for the directions not yet fixed
+    fixed: dict[int, np.ndarray] = {}  # fractional offsets f of the fixed directions
+    shift: dict[int, np.ndarray] = {}
+    for d in (2, 1, 0):
+        row = sum((t[d, e] * f for e, f in fixed.items()), np.zeros(len(ball)))
+        base = w[atom, d] - centre_frac[ball, d]
+        half = np.sqrt(np.maximum(rest, 0.0))
+        owner, k = integer_ranges((-half - row) / t[d, d] - base, (half - row) / t[d, d] - base)
+        ball, atom = ball[owner], atom[owner]
+        fixed = {e: f[owner] for e, f in fixed.items()}
+        shift = {e: s[owner] for e, s in shift.items()}
+        fixed[d], shift[d] = base[owner] + k, k
+        rest = rest[owner] - (t[d, d] * fixed[d] + row[owner]) ** 2
+    shifts = np.stack([shift[0], shift[1], shift[2]], axis=1)
+    dist = np.linalg.norm((w[atom] + shifts) @ crystal.lattice - centres[ball], axis=1)
+    keep = dist <= radii[ball]
+    return Images(atom[keep], shifts[keep], ball[keep], dist[keep])
+
+
+def flower_images(crystal: Crystal, cells: CentralCells) -> tuple[Images, np.ndarray]:
+    """The images in the flowers of the cells, and which of them cut a cell (docstring)."""
+    centres, rho = cells.vertex_balls()
+    near = images_within(crystal, centres, rho + FLOWER_MARGIN)
+    return near, near.dist < rho[near.ball] - CUT_TOLERANCE
+
+
+def with_central_atoms(n_atoms: int, atom: np.ndarray, shift: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The atoms of the cell (zero shift) first, then the other distinct images."""
+    _, first = np.unique(image_key(atom, shift), return_index=True)
+    atom, shift = atom[first], shift[first]
+    other = np.any(shift != 0, axis=1)
+    return (np.concatenate([np.arange(n_atoms), atom[other]]),
+            np.concatenate([np.zeros((n_atoms, 3), dtype=np.int64), shift[other]]))
+
+
+def first_cells(crystal: Crystal, frac: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray, CentralCells]:
+    """Tessellate the first cloud (module docstring, step 1), growing it until all cells close.
+
+    Returns the cloud's atoms and shifts with its cells. A cloud too small to span 3D makes
+    Qhull fail; that failure is retried with a larger cloud and reported on the last try.
+    """
+    shrunk = crystal.shrunk()
+    n = len(frac)
+    volume = abs(np.linalg.det(shrunk.lattice))
+    radius = FIRST_RADIUS * (3.0 * volume / (4.0 * np.pi * n)) ** (1.0 / 3.0)
+    centres = shrunk.wrapped @ shrunk.lattice
+    for attempt in range(MAX_GROWTH):
+        if attempt:
+            radius *= 1.5
+        near = images_within(shrunk, centres, np.full(n, radius))
+        atom, shift = with_central_atoms(n, near.atom, near.shift)
+        try:
+            cells = central_cells(crystal.lattice, frac, crystal.wrapped, atom, shift)
+        except ValueError:
+            if attempt == MAX_GROWTH - 1:
+                raise
+            cells = None
+        if cells is not None:
+            return atom, shift, cells
+    raise ValueError(f"Voronoi cells did not close on the images within {radius:.1f} Å")
 
 
 class CentralCells:
@@ -101,16 +248,12 @@ class CentralCells:
         points = vor.points[np.repeat(centre, lengths)]
         self.rho = np.linalg.norm(vor.vertices[flat] - points, axis=1)
 
-    def verified(self, lattice: np.ndarray) -> bool:
-        """True if no atom of the crystal is closer to any cell vertex than the cell's atom."""
-        vertex = np.unique(self.flat)
+    def vertex_balls(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each vertex of a central cell with its largest distance to a central atom."""
+        vertex, which = np.unique(self.flat, return_inverse=True)
         rho = np.zeros(len(vertex))
-        np.maximum.at(rho, np.searchsorted(vertex, self.flat), self.rho)
-        atoms = self.vor.points[: self.n]
-        centre, _, _, dist = find_points_in_spheres(
-            atoms, np.ascontiguousarray(self.vor.vertices[vertex]), float(rho.max()),
-            np.ones(3, dtype=np.int64), lattice)
-        return not np.any(dist < rho[centre] - VERTEX_TOLERANCE)
+        np.maximum.at(rho, which, self.rho)
+        return self.vor.vertices[vertex], rho
 
     def areas(self) -> np.ndarray:
         """Ridge areas from a fan of triangles over each face's ordered vertices (Qhull order)."""
@@ -120,8 +263,12 @@ class CentralCells:
         j = np.arange(len(ridge)) - np.repeat(np.cumsum(triangles) - triangles, triangles) + 1
         v = self.vor.vertices
         a, b, c = v[self.flat[start]], v[self.flat[start + j]], v[self.flat[start + j + 1]]
-        normal = np.zeros((len(self.lengths), 3))
-        np.add.at(normal, ridge, np.cross(b - a, c - a))
+        u, w = b - a, c - a  # cross products written out: np.cross costs more than the rest
+        cross = np.stack([u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1],
+                          u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2],
+                          u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]], axis=1)
+        normal = np.stack([np.bincount(ridge, cross[:, d], len(self.lengths)) for d in range(3)],
+                          axis=1)
         area = 0.5 * np.linalg.norm(normal, axis=1)
         area[area < AREA_FLOOR] = 0.0
         return area
@@ -147,25 +294,17 @@ class CentralCells:
 
 
 def central_cells(
-    lattice: np.ndarray, frac: np.ndarray, wrapped: np.ndarray, lo: np.ndarray,
-    hi: np.ndarray, pad: np.ndarray,
+    lattice: np.ndarray, frac: np.ndarray, wrapped: np.ndarray, atom: np.ndarray,
+    shift: np.ndarray,
 ) -> CentralCells | None:
-    """Tessellate the atoms plus their images within ``pad`` (fractional) of [lo, hi].
+    """Tessellate the images ``wrapped[atom] + shift``; the first ``len(frac)`` are central.
 
-    Returns None when a central cell is open (the window misses a side).
+    Returns None when a central cell is open (the images miss a side).
     """
     n = len(frac)
-    reach = np.ceil(pad + (hi - lo)).astype(int)
-    grid = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), -1)
-    grid = grid.reshape(-1, 3)
-    grid = grid[np.argsort(np.abs(grid).sum(axis=1), kind="stable")]  # zero shift first
-    images = wrapped[None, :, :] + grid[:, None, :]
-    inside = np.all((images >= lo - pad) & (images <= hi + pad), axis=2)
-    inside[0] = True
-    which_shift, atom = np.nonzero(inside)
-    points = images[which_shift, atom] @ lattice
+    points = (wrapped[atom] + shift) @ lattice
     # integer shift of every point relative to the input coordinates
-    shift = (grid[which_shift] + np.round(wrapped - frac).astype(np.int64)[atom])
+    input_shift = shift + np.round(wrapped - frac).astype(np.int64)[atom]
     try:
         vor = Voronoi(points)
     except QhullError as exc:
@@ -175,11 +314,14 @@ def central_cells(
     lengths = np.fromiter(map(len, vertex_lists), dtype=np.int64, count=len(ridges))
     flat = np.fromiter(itertools.chain.from_iterable(vertex_lists), dtype=np.int64,
                        count=int(lengths.sum()))
-    if np.any(flat < 0):
+    ends = vor.ridge_points[ridges]
+    has_ridge = np.zeros(n, dtype=bool)
+    has_ridge[ends[ends < n]] = True
+    if np.any(flat < 0) or not has_ridge.all():  # open, or an atom lacks a cell
         return None
-    cells = CentralCells(vor, n, atom, shift, ridges, flat, lengths)
+    cells = CentralCells(vor, n, atom, input_shift, ridges, flat, lengths)
     # An empty sphere wider than the whole cloud touching a central atom means the cloud lies
-    # on one side of that atom: its cell reaches out of the window (Qhull may close such a
+    # on one side of that atom: its cell reaches out of the cloud (Qhull may close such a
     # cell with a vertex near infinity instead of an open ridge).
     if cells.rho.max() > np.linalg.norm(np.ptp(points, axis=0)):
         return None
