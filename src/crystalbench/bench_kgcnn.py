@@ -55,8 +55,9 @@ def run_kgcnn(python: Path, dataset: Path, limit: int) -> dict:
     worker = Path(__file__).with_name("kgcnn_worker.py")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "kgcnn.json"
+        # pyxtal prints bare numbers to stdout; the worker's progress goes to stderr
         subprocess.run([str(python), str(worker), str(dataset), str(limit), str(out)],
-                       check=True)
+                       check=True, stdout=subprocess.DEVNULL)
         return json.loads(out.read_text())
 
 

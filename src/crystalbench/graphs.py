@@ -129,14 +129,17 @@ def cell_graph(sid: str, numbers: np.ndarray, edges: Edges, target: float) -> Cr
 def asu_graph(
     sid: str, numbers: np.ndarray, edges: Edges, orbit: np.ndarray, target: float
 ) -> CrystalGraph:
-    """Reduce full-cell edges to the asymmetric unit given each atom's orbit representative."""
-    representatives, node_of_atom, multiplicity = np.unique(
-        orbit, return_inverse=True, return_counts=True)
-    is_rep = np.zeros(len(orbit), dtype=bool)
-    is_rep[representatives] = True
-    kept = edges.select(is_rep[edges.dst])
+    """Reduce full-cell edges to the asymmetric unit given each atom's orbit representative.
+
+    ``orbit`` maps each atom to its orbit's first atom (which maps to itself).
+    """
+    is_rep = orbit == np.arange(len(orbit))
+    representatives = np.flatnonzero(is_rep)
+    node_of_atom = (np.cumsum(is_rep) - 1)[orbit]
+    into_rep = is_rep[edges.dst]
+    kept = edges if into_rep.all() else edges.select(into_rep)
     return CrystalGraph(
-        sid, np.asarray(numbers)[representatives], multiplicity,
+        sid, np.asarray(numbers)[representatives], np.bincount(node_of_atom),
         node_of_atom[kept.src], node_of_atom[kept.dst], kept.vec, target, edge_area=kept.area,
     )
 

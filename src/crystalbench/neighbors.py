@@ -117,7 +117,7 @@ def knn_edges(
     lattice = np.ascontiguousarray(lattice, dtype=np.float64)
     n = len(frac)
     centres = np.arange(n) if centres is None else np.unique(centres)
-    volume = abs(np.linalg.det(lattice))
+    volume = abs(float(np.dot(lattice[0], np.cross(lattice[1], lattice[2]))))
     cutoff = (3 * 2 * k * volume / n / (4 * np.pi)) ** (1 / 3) + 0.5
     while True:
         pairs = periodic_pairs(lattice, frac, cutoff, centres)

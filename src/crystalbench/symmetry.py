@@ -65,13 +65,22 @@ class Symmetry:
 
     @property
     def representatives(self) -> np.ndarray:
-        """Atom indices of the orbit representatives, ascending: the ASU node order."""
-        return np.unique(self.orbit)
+        """Atom indices of the orbit representatives, ascending: the ASU node order.
+
+        A representative is its orbit's first atom, so it is its own representative.
+        """
+        return np.flatnonzero(self.orbit == np.arange(len(self.orbit)))
+
+    @property
+    def node_of_atom(self) -> np.ndarray:
+        """The ASU node (index into ``representatives``) of every atom."""
+        is_rep = self.orbit == np.arange(len(self.orbit))
+        return (np.cumsum(is_rep) - 1)[self.orbit]
 
     @property
     def multiplicity(self) -> np.ndarray:
         """Orbit sizes, one per representative."""
-        return np.unique(self.orbit, return_counts=True)[1]
+        return np.bincount(self.node_of_atom)
 
     @property
     def n_asu(self) -> int:
@@ -194,7 +203,7 @@ def has_equal_axes(lattice: np.ndarray, tolerance: float) -> bool:
     costs, so trying our search there would not pay (measured on jdft2d and phonons).
     """
     length = np.sqrt((lattice * lattice).sum(axis=1))
-    return bool(np.ptp(length) <= tolerance)
+    return bool(length.max() - length.min() <= tolerance)
 
 
 def clean_symmetry(
@@ -238,7 +247,7 @@ def analyse_symmetry(
         return p1(lattice, frac, "spglib failed: no symmetry dataset")
     orbit = np.asarray(dataset.crystallographic_orbits, dtype=np.int64)
     try:
-        if len(np.unique(dataset.mapping_to_primitive)) == len(numbers):
+        if dataset.mapping_to_primitive.max() + 1 == len(numbers):
             # a primitive input: its own operations are the whole group (one spglib call,
             # where each costs up to ~15 ms on a cubic crystal)
             sym_lattice, sym_frac, own_orbit = project_onto_group(
