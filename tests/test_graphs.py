@@ -71,3 +71,27 @@ def test_asu_edges_are_the_in_edges_of_representatives(real_structures):
         assert asu.n_nodes == sym.n_asu
         assert asu.n_edges == in_degree[sym.representatives].sum()
         assert asu.multiplicity.sum() == s.n_atoms
+
+
+@pytest.mark.parametrize("spec", [
+    GraphSpec("asu", "knn", k=24),
+    GraphSpec("asu", "radius", cutoff=8.0, max_neighbors=48),
+    GraphSpec("asu", "voronoi", min_area=0.0),
+    GraphSpec("asu", "voronoi", min_area=1e-6),
+])
+def test_asu_graph_from_representatives_only_equals_the_reduced_cell_graph(spec, everything):
+    """build_graph searches (and tessellates) only around the representatives; the result must
+    be exactly the ASU reduction of the full-cell edges."""
+    from crystalbench.graphs import asu_graph, select_edges
+
+    structures, symmetries = everything
+    for s, sym in list(zip(structures, symmetries, strict=True))[::3]:
+        fast = build_graph(s, sym, spec)
+        full = asu_graph(s.id, s.atomic_numbers,
+                         select_edges(sym.lattice, sym.frac_coords, spec), sym.orbit, s.target)
+        assert np.array_equal(fast.multiplicity, full.multiplicity), s.id
+        assert np.array_equal(fast.edge_dst, full.edge_dst), s.id
+        assert np.array_equal(fast.edge_src, full.edge_src), s.id
+        assert np.allclose(fast.edge_vec, full.edge_vec, atol=1e-9), s.id
+        if spec.edges == "voronoi":
+            assert np.allclose(fast.edge_area, full.edge_area, rtol=1e-6, atol=1e-9), s.id

@@ -113,7 +113,7 @@ def select_edges(
     """Edges of the full periodic cell according to ``spec``; with ``centres``, only (at
     least) the edges into those atoms, which is all an ASU graph keeps."""
     if spec.edges == "voronoi":
-        return voronoi_edges(lattice, frac, spec.min_area)
+        return voronoi_edges(lattice, frac, spec.min_area, centres)
     if spec.edges == "radius":
         return radius_limited_edges(lattice, frac, spec.cutoff, spec.max_neighbors,
                                     spec.tie_tolerance, centres)

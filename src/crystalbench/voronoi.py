@@ -2,7 +2,8 @@
 
 Two atoms are neighbours when their Voronoi cells share a face (a ridge); the face area is
 kept as an edge feature and selects edges (``area > min_area``). The periodic tessellation is
-computed on the atoms of the cell (the central points) plus some of their periodic images.
+computed on the atoms of the cell (the central points; for an ASU graph only the orbit
+representatives) plus some of their periodic images.
 Too few images yield cells that are too large, so every result is certified. The argument
 rests on one fact: an image q cuts the cell C of atom p only if q lies in the ball around some
 vertex v of C that has p on its surface (|q - v| < |p - v| = rho(v)), because
@@ -49,23 +50,29 @@ MAX_GROWTH = 4  # tries with a first cloud half as large again before giving up
 _KEY_BITS = 16  # bits per shift component in an image key
 
 
-def voronoi_edges(lattice: np.ndarray, frac: np.ndarray, min_area: float = 0.0) -> Edges:
+def voronoi_edges(
+    lattice: np.ndarray, frac: np.ndarray, min_area: float = 0.0,
+    centres: np.ndarray | None = None,
+) -> Edges:
     """Edges between atoms whose periodic Voronoi cells share a face of area > ``min_area``.
 
     Edges follow ``neighbors.Edges`` (source image -> target, sorted by target and distance)
-    with the ridge area (Å²) in ``Edges.area``. Raises ValueError if Qhull fails.
+    with the ridge area (Å²) in ``Edges.area``. With ``centres`` (atom indices) only their
+    cells are computed and certified, and only edges into them returned (an ASU graph's
+    representatives). Raises ValueError if Qhull fails.
     """
     lattice = np.asarray(lattice, dtype=np.float64)
     frac = np.asarray(frac, dtype=np.float64)
     if min_area < 0:
         raise ValueError(f"min_area must be >= 0, got {min_area}")
+    centres = np.arange(len(frac)) if centres is None else np.unique(centres)
     crystal = Crystal.of(lattice, frac)
-    atom, shift, cells = first_cells(crystal, frac)
+    atom, shift, cells = first_cells(crystal, frac, centres)
     near, cuts = flower_images(crystal, cells)
     if not np.any(cuts & ~np.isin(near.key, image_key(atom, shift))):
         return cells.edges(min_area)
-    atom, shift = with_central_atoms(len(frac), near.atom, near.shift)
-    cells = central_cells(lattice, frac, crystal.wrapped, atom, shift)
+    atom, shift = with_central_atoms(centres, near.atom, near.shift)
+    cells = central_cells(lattice, frac, crystal.wrapped, atom, shift, len(centres))
     if cells is None:  # cannot happen: the cells of step 1 close, and these lie inside them
         raise ValueError("Voronoi cells did not close on the images in their flowers")
     return cells.edges(min_area)
@@ -197,17 +204,17 @@ def flower_images(crystal: Crystal, cells: CentralCells) -> tuple[Images, np.nda
     return near, near.dist < rho[near.ball] - CUT_TOLERANCE
 
 
-def with_central_atoms(n_atoms: int, atom: np.ndarray, shift: np.ndarray,
+def with_central_atoms(centres: np.ndarray, atom: np.ndarray, shift: np.ndarray,
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """The atoms of the cell (zero shift) first, then the other distinct images."""
+    """The central atoms (zero shift) first, then the other distinct images."""
     _, first = np.unique(image_key(atom, shift), return_index=True)
     atom, shift = atom[first], shift[first]
-    other = np.any(shift != 0, axis=1)
-    return (np.concatenate([np.arange(n_atoms), atom[other]]),
-            np.concatenate([np.zeros((n_atoms, 3), dtype=np.int64), shift[other]]))
+    other = np.any(shift != 0, axis=1) | ~np.isin(atom, centres)
+    return (np.concatenate([centres, atom[other]]),
+            np.concatenate([np.zeros((len(centres), 3), dtype=np.int64), shift[other]]))
 
 
-def first_cells(crystal: Crystal, frac: np.ndarray,
+def first_cells(crystal: Crystal, frac: np.ndarray, centres: np.ndarray,
                 ) -> tuple[np.ndarray, np.ndarray, CentralCells]:
     """Tessellate the first cloud (module docstring, step 1), growing it until all cells close.
 
@@ -218,14 +225,15 @@ def first_cells(crystal: Crystal, frac: np.ndarray,
     n = len(frac)
     volume = abs(np.linalg.det(shrunk.lattice))
     radius = FIRST_RADIUS * (3.0 * volume / (4.0 * np.pi * n)) ** (1.0 / 3.0)
-    centres = shrunk.wrapped @ shrunk.lattice
+    around = shrunk.wrapped[centres] @ shrunk.lattice
     for attempt in range(MAX_GROWTH):
         if attempt:
             radius *= 1.5
-        near = images_within(shrunk, centres, np.full(n, radius))
-        atom, shift = with_central_atoms(n, near.atom, near.shift)
+        near = images_within(shrunk, around, np.full(len(centres), radius))
+        atom, shift = with_central_atoms(centres, near.atom, near.shift)
         try:
-            cells = central_cells(crystal.lattice, frac, crystal.wrapped, atom, shift)
+            cells = central_cells(crystal.lattice, frac, crystal.wrapped, atom, shift,
+                                  len(centres))
         except ValueError:
             if attempt == MAX_GROWTH - 1:
                 raise
@@ -236,7 +244,7 @@ def first_cells(crystal: Crystal, frac: np.ndarray,
 
 
 class CentralCells:
-    """The Voronoi ridges of the atoms of the cell (the central points of the cloud)."""
+    """The Voronoi ridges of the central atoms (the first ``n_atoms`` points of the cloud)."""
 
     def __init__(self, vor: Voronoi, n_atoms: int, atom: np.ndarray, shift: np.ndarray,
                  ridges: np.ndarray, flat: np.ndarray, lengths: np.ndarray) -> None:
@@ -288,20 +296,20 @@ class CentralCells:
         # the target's own wrap offset is removed so shifts refer to the input coordinates
         shift = self.shift[source] - self.shift[target]
         src = self.atom[source]
-        order = np.lexsort((shift[:, 2], shift[:, 1], shift[:, 0], src, dist, target))
-        return Edges(target[order], src[order], shift[order], vec[order], dist[order],
+        dst = self.atom[target]
+        order = np.lexsort((shift[:, 2], shift[:, 1], shift[:, 0], src, dist, dst))
+        return Edges(dst[order], src[order], shift[order], vec[order], dist[order],
                      area[order])
 
 
 def central_cells(
     lattice: np.ndarray, frac: np.ndarray, wrapped: np.ndarray, atom: np.ndarray,
-    shift: np.ndarray,
+    shift: np.ndarray, n: int,
 ) -> CentralCells | None:
-    """Tessellate the images ``wrapped[atom] + shift``; the first ``len(frac)`` are central.
+    """Tessellate the images ``wrapped[atom] + shift``; the first ``n`` are central.
 
     Returns None when a central cell is open (the images miss a side).
     """
-    n = len(frac)
     points = (wrapped[atom] + shift) @ lattice
     # integer shift of every point relative to the input coordinates
     input_shift = shift + np.round(wrapped - frac).astype(np.int64)[atom]
