@@ -74,6 +74,19 @@ def test_symmetry_table_round_trip(tmp_path, demo_structures):
         assert np.array_equal(back.orbit, ref.orbit)
         assert back.frac_coords.tobytes() == ref.frac_coords.tobytes()
         assert back.lattice.tobytes() == ref.lattice.tobytes()
+        assert back.search == ref.search
+    assert read_metadata(path)["n_clean_search"] == sum(t.search == "clean"
+                                                        for t in table.values()) > 0
+
+
+def test_a_table_from_before_the_clean_search_reads_as_spglib(tmp_path, demo_structures):
+    import pyarrow.parquet as pq
+
+    write_symmetry_table(demo_structures[:10], tmp_path / "new.parquet")
+    pq.write_table(pq.read_table(tmp_path / "new.parquet").drop(["search"]),
+                   tmp_path / "old.parquet")
+    assert {t.search for t in read_symmetry_table(tmp_path / "old.parquet").values()} == {
+        "spglib"}
 
 
 def test_demo_spans_space_groups_and_centred_lattices(demo_structures):

@@ -325,7 +325,10 @@ def read_symmetry_table(path: str | os.PathLike) -> dict[str, Symmetry]:
     frac = frac.reshape(-1, 3)
     lattices = fixed_column(table["lattice"], 3, 3)
     cols = {c: table[c].to_pylist() for c in ("id", "spacegroup", "max_displacement",
-                                               "fallback", "error", "search")}
+                                               "fallback", "error")}
+    # tables written before the clean search existed: every structure went through spglib
+    cols["search"] = (table["search"].to_pylist() if "search" in table.column_names
+                      else ["spglib"] * len(table))
     out = {}
     for r, sid in enumerate(cols["id"]):
         a, b = offsets[r], offsets[r + 1]
