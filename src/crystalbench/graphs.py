@@ -34,7 +34,7 @@ from crystalbench.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limit
 from crystalbench.parallel import ordered_map
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
-from crystalbench.symmetry import Symmetry
+from crystalbench.symmetry import Symmetry, orbit_nodes
 from crystalbench.voronoi import voronoi_edges
 
 log = logging.getLogger(__name__)
@@ -133,10 +133,8 @@ def asu_graph(
 
     ``orbit`` maps each atom to its orbit's first atom (which maps to itself).
     """
-    is_rep = orbit == np.arange(len(orbit))
-    representatives = np.flatnonzero(is_rep)
-    node_of_atom = (np.cumsum(is_rep) - 1)[orbit]
-    into_rep = is_rep[edges.dst]
+    representatives, node_of_atom = orbit_nodes(orbit)
+    into_rep = orbit[edges.dst] == edges.dst
     kept = edges if into_rep.all() else edges.select(into_rep)
     return CrystalGraph(
         sid, np.asarray(numbers)[representatives], np.bincount(node_of_atom),

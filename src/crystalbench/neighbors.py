@@ -75,17 +75,6 @@ def periodic_pairs(
                  np.round(shifts[keep]).astype(np.int64), dist[keep])
 
 
-def radius_edges(
-    lattice: np.ndarray, frac: np.ndarray, cutoff: float, centres: np.ndarray | None = None,
-) -> Edges:
-    """All periodic pairs closer than ``cutoff`` (no self pair at zero distance), sorted.
-
-    With ``centres`` (atom indices), only edges into those atoms are returned.
-    """
-    lattice = np.ascontiguousarray(lattice, dtype=np.float64)
-    return periodic_pairs(lattice, frac, cutoff, centres).edges(lattice)
-
-
 def kth_distances(pairs: Pairs, n_atoms: int, k: int) -> np.ndarray:
     """Each atom's k-th smallest pair distance (inf for an atom with fewer than k pairs)."""
     order = np.lexsort((pairs.dist, pairs.i))

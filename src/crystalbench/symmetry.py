@@ -38,7 +38,7 @@ from crystalbench.io import (
 from crystalbench.parallel import ordered_map
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
-from crystalbench.symmetry_search import CLEAN_MARGIN, find_clean_operations
+from crystalbench.symmetry_search import CLEAN_MARGIN, find_clean_operations, map_atoms
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +65,27 @@ class Symmetry:
 
     @property
     def representatives(self) -> np.ndarray:
-        """Atom indices of the orbit representatives, ascending: the ASU node order.
-
-        A representative is its orbit's first atom, so it is its own representative.
-        """
-        return np.flatnonzero(self.orbit == np.arange(len(self.orbit)))
-
-    @property
-    def node_of_atom(self) -> np.ndarray:
-        """The ASU node (index into ``representatives``) of every atom."""
-        is_rep = self.orbit == np.arange(len(self.orbit))
-        return (np.cumsum(is_rep) - 1)[self.orbit]
+        """Atom indices of the orbit representatives, ascending: the ASU node order."""
+        return orbit_nodes(self.orbit)[0]
 
     @property
     def multiplicity(self) -> np.ndarray:
         """Orbit sizes, one per representative."""
-        return np.bincount(self.node_of_atom)
+        return np.bincount(orbit_nodes(self.orbit)[1])
 
     @property
     def n_asu(self) -> int:
         return len(self.representatives)
+
+
+def orbit_nodes(orbit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(representatives, node of every atom) from each atom's orbit representative.
+
+    A representative is its orbit's first atom, so it is its own representative; nodes are
+    numbered in the order of their representatives.
+    """
+    is_rep = orbit == np.arange(len(orbit))
+    return np.flatnonzero(is_rep), (np.cumsum(is_rep) - 1)[orbit]
 
 
 def p1(lattice: np.ndarray, frac: np.ndarray, error: str) -> Symmetry:
@@ -119,17 +120,11 @@ def atom_permutations(
     lies next to atom ``perm[g, i]``. Raises ValueError when an image lands on no atom of the
     same species within ``tolerance`` Å.
     """
-    n = len(frac)
-    images = (rotations @ frac.T).transpose(0, 2, 1) + translations[:, None, :]
-    diff = images[:, :, None, :] - frac  # (g, n, n, 3)
-    cart = (diff - np.round(diff)) @ lattice
-    dist2 = (cart * cart).sum(axis=-1)
-    dist2[:, numbers[:, None] != numbers] = np.inf
-    perm = np.argmin(dist2, axis=2)
-    worst = np.sqrt(dist2.reshape(-1, n)[np.arange(perm.size), perm.ravel()].max())
+    deviation, perm, images = map_atoms(lattice, frac, numbers, rotations, translations)
+    worst = float(deviation.max())
     if worst > tolerance:
         raise ValueError(f"a symmetry operation maps an atom {worst:.2e} Å from any atom")
-    if np.any(np.sort(perm, axis=1) != np.arange(n)):
+    if np.any(np.sort(perm, axis=1) != np.arange(len(frac))):
         raise ValueError("a symmetry operation does not permute the atoms")
     return perm, images - np.round(images - frac[perm])
 
@@ -195,6 +190,16 @@ def symmetrise_cell(
     return supercell @ sym_prim_lattice, sym_frac, first[inverse]
 
 
+def detected(
+    number: int, orbit: np.ndarray, lattice: np.ndarray, frac: np.ndarray,
+    sym_lattice: np.ndarray, sym_frac: np.ndarray, search: str,
+) -> Symmetry:
+    """A found symmetry, with the largest displacement its symmetrisation caused (Å)."""
+    displacement = np.linalg.norm(sym_frac @ sym_lattice - frac @ lattice, axis=1).max()
+    return Symmetry(number, orbit, sym_lattice, sym_frac, float(displacement), False,
+                    search=search)
+
+
 def has_equal_axes(lattice: np.ndarray, tolerance: float) -> bool:
     """Whether all three lattice vectors are equally long: the cheap sign of the cubic and
     rhombohedral lattices (and primitive fcc and bcc cells) on which spglib is slowest.
@@ -222,9 +227,7 @@ def clean_symmetry(
         ops.rotations.astype(np.intc), ops.translations, sym_lattice, symprec)
     if kind is None:
         return None
-    displacement = np.linalg.norm(sym_frac @ sym_lattice - frac @ lattice, axis=1).max()
-    return Symmetry(int(kind.number), orbit, sym_lattice, sym_frac, float(displacement), False,
-                    search="clean")
+    return detected(int(kind.number), orbit, lattice, frac, sym_lattice, sym_frac, "clean")
 
 
 def analyse_symmetry(
@@ -258,8 +261,7 @@ def analyse_symmetry(
         return p1(lattice, frac, f"symmetrisation failed: {exc}")
     if not np.array_equal(own_orbit, orbit):
         return p1(lattice, frac, "spglib's crystallographic orbits disagree with its operations")
-    displacement = np.linalg.norm(sym_frac @ sym_lattice - frac @ lattice, axis=1).max()
-    return Symmetry(int(dataset.number), orbit, sym_lattice, sym_frac, float(displacement), False)
+    return detected(int(dataset.number), orbit, lattice, frac, sym_lattice, sym_frac, "spglib")
 
 
 def _analyse(structure: Structure, symprec: float) -> Symmetry:

@@ -102,20 +102,23 @@ def wrapped_distance(diff: np.ndarray, lattice: np.ndarray) -> np.ndarray:
     return np.sqrt((cart * cart).sum(axis=-1))
 
 
-def pair_deviation(
+def map_atoms(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
     rotations: np.ndarray, translations: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """For operations (m), the largest atom displacement (m,) and the atom mapping (m, n).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply operations (m) to every atom: (largest displacement (m,), mapping (m, n), images).
 
-    Atom i goes to the nearest atom of its species; the displacement is that distance.
+    Atom i goes to the nearest atom of its species, ``mapping[g, i]``; the displacement (Å) is
+    that distance, and ``images[g, i]`` is the operated position (m, n, 3), not yet wrapped.
     """
     images = (rotations @ frac.T).transpose(0, 2, 1) + translations[:, None, :]
-    dist = wrapped_distance(images[:, :, None, :] - frac[None, None, :, :], lattice)
-    dist[:, numbers[:, None] != numbers[None, :]] = np.inf
-    mapping = np.argmin(dist, axis=2)
-    nearest = np.take_along_axis(dist, mapping[..., None], axis=2)[..., 0]
-    return nearest.max(axis=1), mapping
+    diff = images[:, :, None, :] - frac  # (m, n, n, 3)
+    cart = (diff - np.round(diff)) @ lattice
+    dist2 = (cart * cart).sum(axis=-1)  # squared: a root only for each operation's worst
+    dist2[:, numbers[:, None] != numbers] = np.inf
+    mapping = np.argmin(dist2, axis=2)
+    nearest = dist2.reshape(-1, len(frac))[np.arange(mapping.size), mapping.ravel()]
+    return np.sqrt(nearest.reshape(mapping.shape).max(axis=1)), mapping, images
 
 
 def rarest_species(numbers: np.ndarray) -> np.ndarray:
@@ -205,14 +208,13 @@ def find_clean_operations(
     which, translations = candidate_translations(frac, rare, rotations)
     # first the rarest species alone (every candidate maps it); an atom more only adds to a
     # deviation, so a candidate clearly rejected here is clearly rejected
-    rare_dev, _ = pair_deviation(lattice, frac[rare], numbers[rare], rotations[which],
-                                 translations)
+    rare_dev = map_atoms(lattice, frac[rare], numbers[rare], rotations[which], translations)[0]
     deviation = np.maximum(rare_dev, lattice_dev[which])
     if is_ambiguous(deviation, symprec, margin):
         return None
     kept = deviation < symprec
     which, translations = which[kept], translations[kept]
-    atom_dev, _ = pair_deviation(lattice, frac, numbers, rotations[which], translations)
+    atom_dev = map_atoms(lattice, frac, numbers, rotations[which], translations)[0]
     deviation = np.maximum(atom_dev, lattice_dev[which])
     if is_ambiguous(deviation, symprec, margin):
         return None
