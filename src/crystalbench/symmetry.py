@@ -1,18 +1,22 @@
-"""Symmetry orbits of the input cell (spglib) and the symmetrised cell the graphs are built on.
+"""Symmetry orbits of the input cell and the symmetrised cell the graphs are built on.
 
-Orbits come from spglib's ``crystallographic_orbits`` (not ``equivalent_atoms``, which can split
-an orbit in two). A primitive cell with three equally long lattice vectors (cubic-like, where
-spglib costs up to 15 ms in its Wyckoff assignment) first goes through our own operation search
-(``symmetry_search``), which answers only where no tolerance question arises; spglib then only
-names the space group. Positions and lattice are then projected onto the detected symmetry (a
-group average of the input cell under its operations), so that symmetry-equivalent atoms have
-exactly equivalent neighbourhoods. Without this, a structure that is symmetric only to within
-``symprec`` can keep a different set of kNN ties on two equivalent atoms, and the ASU graph
-would no longer describe the cell graph. The largest displacement this causes is recorded.
+Every cell first goes through our own operation search (``symmetry_search``), which answers
+only where no tolerance question arises (2,076 of the 2,205 demo and real crystals, each time
+with spglib's operations, orbits and space group); spglib then only names the space group,
+once per origin-free operation set. Elsewhere spglib's dataset decides, with its
+``crystallographic_orbits`` (not ``equivalent_atoms``, which can split an orbit in two); a
+supercell is projected on its primitive cell, whose operations again come from our search
+where it answers. spglib's dataset costs 0.5 ms on a low-symmetry cell and up to 15 ms on a
+cubic one (its Wyckoff assignment); the search costs about 0.25 ms.
+
+Positions and lattice are then projected onto the detected symmetry (a group average of the
+input cell under its operations), so that symmetry-equivalent atoms have exactly equivalent
+neighbourhoods. Without this, a structure that is symmetric only to within ``symprec`` can
+keep a different set of kNN ties on two equivalent atoms, and the ASU graph would no longer
+describe the cell graph. The largest displacement this causes is recorded.
 
 Any failure falls back to P1 (every atom its own orbit), flagged with its reason.
 """
-
 from __future__ import annotations
 
 import logging
@@ -20,7 +24,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +42,12 @@ from crystalbench.io import (
 from crystalbench.parallel import ordered_map
 from crystalbench.progress import Progress
 from crystalbench.structures import Structure
-from crystalbench.symmetry_search import CLEAN_MARGIN, find_clean_operations, map_atoms
+from crystalbench.symmetry_search import (
+    Operations,
+    find_clean_operations,
+    map_atoms,
+    origin_free_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +72,12 @@ class Symmetry:
     error: str = ""
     search: str = "spglib"  # who found the operations: "spglib" or "clean" (symmetry_search)
 
-    @property
+    @cached_property
     def representatives(self) -> np.ndarray:
         """Atom indices of the orbit representatives, ascending: the ASU node order."""
         return orbit_nodes(self.orbit)[0]
 
-    @property
+    @cached_property
     def multiplicity(self) -> np.ndarray:
         """Orbit sizes, one per representative."""
         return np.bincount(orbit_nodes(self.orbit)[1])
@@ -113,81 +122,96 @@ def symmetrise_lattice(lattice: np.ndarray, rotations: np.ndarray) -> np.ndarray
 def atom_permutations(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
     rotations: np.ndarray, translations: np.ndarray, tolerance: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Map every atom under every operation: returns (perm (g, n), images (g, n, 3)).
-
-    ``images[g, i]`` is operation g applied to atom i, shifted by a lattice vector so that it
-    lies next to atom ``perm[g, i]``. Raises ValueError when an image lands on no atom of the
-    same species within ``tolerance`` Å.
-    """
-    deviation, perm, images = map_atoms(lattice, frac, numbers, rotations, translations)
+) -> np.ndarray:
+    """The atom each atom goes to under each operation (g, n); ValueError when an image
+    lands on no atom of the same species within ``tolerance`` Å."""
+    deviation, perm, _ = map_atoms(lattice, frac, numbers, rotations, translations)
     worst = float(deviation.max())
     if worst > tolerance:
         raise ValueError(f"a symmetry operation maps an atom {worst:.2e} Å from any atom")
+    return perm
+
+
+def average_over_group(
+    lattice: np.ndarray, frac: np.ndarray, rotations: np.ndarray, translations: np.ndarray,
+    perm: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group-average a cell whose operations permute its atoms as ``perm`` (g, n) says.
+
+    Returns (symmetrised lattice, symmetrised frac, orbit representative of each atom).
+    """
     if np.any(np.sort(perm, axis=1) != np.arange(len(frac))):
         raise ValueError("a symmetry operation does not permute the atoms")
-    return perm, images - np.round(images - frac[perm])
+    rotations = np.asarray(rotations, dtype=np.float64)
+    images = frac @ rotations.transpose(0, 2, 1) + translations[:, None, :]
+    images -= np.round(images - frac[perm])  # next to the atom each one lands on
+    sym_frac = np.zeros_like(frac)
+    np.add.at(sym_frac, perm.reshape(-1), images.reshape(-1, 3))
+    sym_frac /= len(perm)
+    return symmetrise_lattice(lattice, rotations), sym_frac, perm.min(axis=0)
 
 
 def project_onto_group(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
     rotations: np.ndarray, translations: np.ndarray, symprec: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group-average a cell whose operations all permute its atoms.
-
-    Returns (symmetrised lattice, symmetrised frac, orbit representative of each atom).
-    """
+    """Group-average a cell whose operations all permute its atoms (``average_over_group``),
+    after mapping its atoms under them."""
     rotations = np.asarray(rotations, dtype=np.float64)
-    perm, images = atom_permutations(lattice, frac, numbers, rotations,
-                                     np.asarray(translations, dtype=np.float64), 4 * symprec)
-    sym_frac = np.zeros_like(frac, dtype=np.float64)
-    np.add.at(sym_frac, perm.reshape(-1), images.reshape(-1, 3))
-    sym_frac /= len(perm)
-    return symmetrise_lattice(lattice, rotations), sym_frac, perm.min(axis=0)
+    translations = np.asarray(translations, dtype=np.float64)
+    perm = atom_permutations(lattice, frac, numbers, rotations, translations, 4 * symprec)
+    return average_over_group(lattice, frac, rotations, translations, perm)
 
 
 def symmetrise_cell(
-    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec: float,
+    lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray, prim_lattice: np.ndarray,
+    to_primitive: np.ndarray, symprec: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Project a non-primitive input cell onto its space group; return (lattice, frac, orbit).
 
-    The projection is done on spglib's primitive cell, where every operation permutes the
+    The projection is done on the primitive cell (spglib's ``primitive_lattice``, in the
+    input's orientation, and ``mapping_to_primitive``), where every operation permutes the
     atoms, and expanded back to the input cell. This matters for supercells: spglib's
     operations for a supercell include only those that keep the supercell lattice, so two
     atoms of one crystallographic orbit may be related by none of them (MatBench jdft2d row
     404). ``orbit`` gives each input atom the index of the first atom of its orbit under the
     full space group, computed from these operations independently of spglib's own orbits.
     """
-    primitive = spglib.standardize_cell((lattice, frac, numbers), to_primitive=True,
-                                        no_idealize=True, symprec=symprec)
-    if primitive is None:
-        raise ValueError("spglib found no primitive cell")
-    prim_lattice, prim_frac, prim_numbers = (np.asarray(x) for x in primitive)
     n_float = lattice @ np.linalg.inv(prim_lattice)
     supercell = np.round(n_float)
     if np.abs(n_float - supercell).max() > 1e-4:
         raise ValueError("the input cell is not an integer supercell of spglib's primitive cell")
-    dataset = spglib.get_symmetry_dataset(primitive, symprec=symprec)
-    if dataset is None:
-        raise ValueError("spglib found no symmetry dataset for the primitive cell")
-    sym_prim_lattice, sym_prim, prim_orbit = project_onto_group(
-        prim_lattice, prim_frac, prim_numbers, dataset.rotations, dataset.translations, symprec)
-    # each input atom is a primitive atom plus a primitive lattice translation
-    in_prim = frac @ supercell
-    diff = in_prim[:, None, :] - prim_frac[None, :, :]
-    diff -= np.round(diff)
-    dist = np.linalg.norm(diff @ prim_lattice, axis=-1)
-    dist[numbers[:, None] != prim_numbers[None, :]] = np.inf
-    which = np.argmin(dist, axis=1)
-    if dist[np.arange(len(which)), which].max() > 4 * symprec:
-        raise ValueError("an input atom matches no atom of the primitive cell")
+    n_prim = int(to_primitive.max()) + 1
     copies = round(abs(np.linalg.det(supercell)))
-    if not np.all(np.bincount(which, minlength=len(prim_frac)) == copies):
+    if not np.all(np.bincount(to_primitive, minlength=n_prim) == copies):
         raise ValueError("the input cell does not hold every primitive atom equally often")
-    shift = np.round(in_prim - prim_frac[which])
-    sym_frac = (sym_prim[which] + shift) @ np.linalg.inv(supercell)
-    _, first, inverse = np.unique(prim_orbit[which], return_index=True, return_inverse=True)
-    return supercell @ sym_prim_lattice, sym_frac, first[inverse]
+    # each input atom is a primitive atom plus a primitive lattice vector (plus noise, which
+    # the mean over the copies removes: the projection onto the pure translations)
+    in_prim = frac @ supercell
+    _, first = np.unique(to_primitive, return_index=True)
+    offset = in_prim - in_prim[first][to_primitive]
+    shift = np.rint(offset)
+    noise = offset - shift
+    if np.sqrt(((noise @ prim_lattice) ** 2).sum(axis=1)).max() > 4 * symprec:
+        raise ValueError("an input atom lies away from its primitive atom's copies")
+    prim_frac = in_prim[first] + np.stack(
+        [np.bincount(to_primitive, noise[:, c], n_prim) for c in range(3)], axis=1) / copies
+    prim_numbers = numbers[first]
+    found = clean_symmetry(prim_lattice, prim_frac, prim_numbers, symprec)
+    if found is not None:
+        sym_prim_lattice, sym_prim, prim_orbit = found.lattice, found.frac_coords, found.orbit
+    else:
+        dataset = spglib.get_symmetry_dataset((prim_lattice, prim_frac, prim_numbers),
+                                              symprec=symprec)
+        if dataset is None:
+            raise ValueError("spglib found no symmetry dataset for the primitive cell")
+        sym_prim_lattice, sym_prim, prim_orbit = project_onto_group(
+            prim_lattice, prim_frac, prim_numbers, dataset.rotations, dataset.translations,
+            symprec)
+    sym_frac = (sym_prim[to_primitive] + shift) @ np.linalg.inv(supercell)
+    _, first_in_orbit, inverse = np.unique(prim_orbit[to_primitive], return_index=True,
+                                           return_inverse=True)
+    return supercell @ sym_prim_lattice, sym_frac, first_in_orbit[inverse]
 
 
 def detected(
@@ -200,15 +224,27 @@ def detected(
                     search=search)
 
 
-def has_equal_axes(lattice: np.ndarray, tolerance: float) -> bool:
-    """Whether all three lattice vectors are equally long: the cheap sign of the cubic and
-    rhombohedral lattices (and primitive fcc and bcc cells) on which spglib is slowest.
+SPACE_GROUP_NUMBERS: dict[bytes, int] = {}  # origin_free_key -> number, per process
+MAX_REMEMBERED = 10_000
 
-    Elsewhere spglib costs 0.4-3 ms, about what our search plus spglib's naming of the group
-    costs, so trying our search there would not pay (measured on jdft2d and phonons).
-    """
-    length = np.sqrt((lattice * lattice).sum(axis=1))
-    return bool(length.max() - length.min() <= tolerance)
+
+def space_group_number(ops: Operations, lattice: np.ndarray, symprec: float) -> int | None:
+    """The number of the space group of ``ops`` (spglib names it; ~0.1 ms a call, more than
+    the rest of the clean path), remembered per origin-free operation set: the 636 jdft2d
+    crystals have about a hundred of them."""
+    key = origin_free_key(ops)
+    number = SPACE_GROUP_NUMBERS.get(key) if key is not None else None
+    if number is None:
+        kind = spglib.get_spacegroup_type_from_symmetry(
+            ops.rotations.astype(np.intc), ops.translations, lattice, symprec)
+        if kind is None:
+            return None
+        number = int(kind.number)
+        if key is not None:
+            if len(SPACE_GROUP_NUMBERS) >= MAX_REMEMBERED:
+                SPACE_GROUP_NUMBERS.clear()
+            SPACE_GROUP_NUMBERS[key] = number
+    return number
 
 
 def clean_symmetry(
@@ -219,15 +255,14 @@ def clean_symmetry(
     if ops is None:
         return None
     try:
-        sym_lattice, sym_frac, orbit = project_onto_group(
-            lattice, frac, numbers, ops.rotations, ops.translations, symprec)
+        sym_lattice, sym_frac, orbit = average_over_group(
+            lattice, frac, ops.rotations, ops.translations, ops.permutation)
     except ValueError:
         return None
-    kind = spglib.get_spacegroup_type_from_symmetry(
-        ops.rotations.astype(np.intc), ops.translations, sym_lattice, symprec)
-    if kind is None:
+    number = space_group_number(ops, sym_lattice, symprec)
+    if number is None:
         return None
-    return detected(int(kind.number), orbit, lattice, frac, sym_lattice, sym_frac, "clean")
+    return detected(number, orbit, lattice, frac, sym_lattice, sym_frac, "clean")
 
 
 def analyse_symmetry(
@@ -238,10 +273,9 @@ def analyse_symmetry(
     lattice = np.asarray(lattice, dtype=np.float64)
     frac = np.asarray(frac, dtype=np.float64)
     numbers = np.asarray(numbers, dtype=np.int64)
-    if has_equal_axes(lattice, CLEAN_MARGIN * symprec):
-        found = clean_symmetry(lattice, frac, numbers, symprec)
-        if found is not None:
-            return found
+    found = clean_symmetry(lattice, frac, numbers, symprec)
+    if found is not None:
+        return found
     try:
         dataset = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=symprec)
     except Exception as exc:  # spglib >= 2.8 raises SpglibError; older versions return None
@@ -256,7 +290,9 @@ def analyse_symmetry(
             sym_lattice, sym_frac, own_orbit = project_onto_group(
                 lattice, frac, numbers, dataset.rotations, dataset.translations, symprec)
         else:
-            sym_lattice, sym_frac, own_orbit = symmetrise_cell(lattice, frac, numbers, symprec)
+            sym_lattice, sym_frac, own_orbit = symmetrise_cell(
+                lattice, frac, numbers, dataset.primitive_lattice,
+                np.asarray(dataset.mapping_to_primitive, dtype=np.int64), symprec)
     except ValueError as exc:
         return p1(lattice, frac, f"symmetrisation failed: {exc}")
     if not np.array_equal(own_orbit, orbit):

@@ -25,81 +25,99 @@ cell onto the group gives exactly symmetric positions.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-CLEAN_MARGIN = 4.0  # deviations within a factor of this of symprec are ambiguous
+CLEAN_MARGIN = 2.0  # deviations within a factor of this of symprec are ambiguous
 MAX_ATOMS = 256  # larger cells go to spglib: the atom mapping needs (operations, n, n) memory
+ONE_PASS_SIZE = 3_000  # candidates x atoms^2 up to which all atoms are mapped in one pass
+IDENTITY = np.eye(3, dtype=np.int64).ravel()
 
 
 @dataclass
 class Operations:
-    """Space-group operations of a primitive cell: x' = rotations[g] @ x + translations[g]."""
+    """Space-group operations of a primitive cell: x' = rotations[g] @ x + translations[g],
+    in the order of their rotations' ``rotation_keys``."""
 
     rotations: np.ndarray  # (g, 3, 3) int
     translations: np.ndarray  # (g, 3) float, exact up to lattice vectors
+    permutation: np.ndarray  # (g, n) int: the atom each atom goes to
 
 
-def lattice_vectors_up_to(lattice: np.ndarray, radius: float) -> np.ndarray:
-    """Integer coordinates (m, 3) of every lattice vector not longer than ``radius`` Å."""
-    reach = np.floor(radius * np.linalg.norm(np.linalg.inv(lattice), axis=0) + 1e-9)
-    axes = [np.arange(-r, r + 1) for r in reach.astype(np.int64)]
+@functools.lru_cache(maxsize=256)
+def integer_box(reach: tuple[int, int, int]) -> np.ndarray:
+    """Integer vectors (m, 3), as floats, with ``|n_i| <= reach[i]`` and not zero; cached,
+    because a dataset's cells need only a few dozen distinct boxes."""
+    axes = [np.arange(-r, r + 1, dtype=np.float64) for r in reach]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    length = np.linalg.norm(grid @ lattice, axis=1)
-    return grid[(length <= radius) & (length > 0)]
+    grid = grid[np.any(grid != 0, axis=1)]
+    grid.setflags(write=False)
+    return grid
 
 
-def metric_deviation(metric: np.ndarray, rotated: np.ndarray) -> np.ndarray:
-    """spglib's lattice test as a distance (Å): length change, and angle change times length.
+def lattice_vectors_up_to(metric: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Integer coordinates (m, 3), as floats, of a superset of the lattice vectors not longer
+    than ``radius`` Å, with their lengths (m,). ``metric`` is the lattice's metric tensor."""
+    (a, b, c), (_, d, e), (_, _, f) = metric.tolist()  # plain floats: numpy's per-call
+    det = a * (d * f - e * e) - b * (b * f - c * e) + c * (b * e - c * d)  # cost dominates
+    inverse_diagonal = ((d * f - e * e) / det, (a * f - c * c) / det, (a * d - b * b) / det)
+    # |n_i| <= radius * |i-th reciprocal vector| for every lattice vector within radius
+    reach = tuple(math.floor(radius * math.sqrt(x) + 1e-9) for x in inverse_diagonal)
+    vectors = integer_box(reach)
+    return vectors, np.sqrt(((vectors @ metric) * vectors).sum(axis=1))
 
-    ``metric`` (3, 3) and ``rotated`` (m, 3, 3) are metric tensors; a rotation passes
-    spglib's test at ``symprec`` when its deviation is below ``symprec``.
+
+PAIR_J, PAIR_K = np.array([0, 0, 1]), np.array([1, 2, 2])  # the basis pairs (a,b), (a,c), (b,c)
+
+
+def angle_deviations(
+    metric: np.ndarray, length: np.ndarray, dots: np.ndarray, vec_length: np.ndarray,
+) -> np.ndarray:
+    """spglib's angle test as a distance (Å), for every basis pair (j, k) and every pair of
+    candidate images (u, v): (3, s, s). ``dots`` (s, s) are the candidates' dot products.
+
+    spglib compares the angle between basis vectors j and k with that between their images:
+    the sine of the difference, times the mean of the lengths, may not exceed ``symprec``.
     """
-    j, k = np.array([0, 0, 1]), np.array([1, 2, 2])
-    length = np.sqrt(np.diagonal(metric))
-    rot_length = np.sqrt(np.diagonal(rotated, axis1=1, axis2=2))  # (m, 3)
-    c1 = metric[j, k] / (length[j] * length[k])
-    c2 = rotated[:, j, k] / (rot_length[:, j] * rot_length[:, k])
+    c1 = (metric[PAIR_J, PAIR_K] / (length[PAIR_J] * length[PAIR_K]))[:, None, None]
+    c2 = dots / np.outer(vec_length, vec_length)
     x = c1 * c2 + np.sqrt(np.clip(1 - c1 * c1, 0, None) * np.clip(1 - c2 * c2, 0, None))
-    mean2 = (length[j] + rot_length[:, j]) * (length[k] + rot_length[:, k]) / 4
-    angle = np.sqrt(np.clip(1 - x * x, 0, None) * mean2)
-    return np.maximum(np.abs(rot_length - length).max(axis=1), angle.max(axis=1))
+    mean2 = ((length[PAIR_J][:, None, None] + vec_length[:, None])
+             * (length[PAIR_K][:, None, None] + vec_length)) / 4
+    return np.sqrt(np.clip(1 - x * x, 0, None) * mean2)
 
 
 def lattice_rotations(lattice: np.ndarray, loose: float) -> tuple[np.ndarray, np.ndarray]:
     """Candidate lattice rotations W (m, 3, 3) with their metric deviations (m,), Å.
 
     Columns of W are the images of the basis vectors: lattice vectors as long as their basis
-    vector whose pairwise dot products match the metric (a generous prefilter, then spglib's
-    test); all with deviation <= ``loose`` are returned.
+    vector (within ``loose``). A W's deviation is spglib's lattice test as a distance: the
+    larger of its column length changes and its angle changes (``angle_deviations``); all
+    with deviation <= ``loose`` are returned. Their determinants are not checked: a matrix
+    that keeps the metric has determinant +-1, and a set with any other would not close
+    under multiplication, which ``product_table`` refuses.
     """
     metric = lattice @ lattice.T
     length = np.sqrt(np.diagonal(metric))
-    vectors = lattice_vectors_up_to(lattice, length.max() + loose)
-    vec_length = np.linalg.norm(vectors @ lattice, axis=1)
-    columns = [vectors[np.abs(vec_length - length[i]) <= loose] for i in range(3)]
-
-    def dots_match(j: int, k: int) -> np.ndarray:
-        dots = columns[j] @ metric @ columns[k].T
-        bound = 2 * loose * (length[j] + length[k]) + 2 * loose * loose
-        return np.abs(dots - metric[j, k]) <= bound
-
-    match = dots_match(0, 1)[:, :, None] & dots_match(0, 2)[:, None, :] & dots_match(1, 2)[None]
-    i0, i1, i2 = np.nonzero(match)
-    w = np.stack([columns[0][i0], columns[1][i1], columns[2][i2]], axis=2)  # (m, 3, 3)
-    w = w[np.abs(np.round(np.linalg.det(w))) == 1]
-    wf = w.astype(np.float64)
-    rotated = wf.transpose(0, 2, 1) @ metric @ wf
-    deviation = metric_deviation(metric, rotated)
-    keep = deviation <= loose
-    return w[keep].astype(np.int64), deviation[keep]
-
-
-def wrapped_distance(diff: np.ndarray, lattice: np.ndarray) -> np.ndarray:
-    """Cartesian length (Å) of fractional differences taken to the nearest lattice point."""
-    cart = (diff - np.round(diff)) @ lattice
-    return np.sqrt((cart * cart).sum(axis=-1))
+    vectors, vec_length = lattice_vectors_up_to(metric, length.max() + loose)
+    length_dev = np.abs(vec_length[:, None] - length)  # (m, 3)
+    near = length_dev <= loose
+    used = near.any(axis=1)
+    vectors, vec_length, length_dev, near = (
+        vectors[used], vec_length[used], length_dev[used], near[used])
+    angle = angle_deviations(metric, length, vectors @ metric @ vectors.T, vec_length)
+    c0, c1, c2 = (np.flatnonzero(near[:, i]) for i in range(3))
+    deviation = np.maximum(
+        np.maximum(angle[0][c0[:, None], c1][:, :, None], angle[1][c0[:, None], c2][:, None, :]),
+        angle[2][c1[:, None], c2][None, :, :])
+    deviation = np.maximum(deviation, np.maximum.outer(np.maximum.outer(
+        length_dev[c0, 0], length_dev[c1, 1]), length_dev[c2, 2]))
+    i0, i1, i2 = np.nonzero(deviation <= loose)
+    w = np.stack([vectors[c0[i0]], vectors[c1[i1]], vectors[c2[i2]]], axis=2)  # (m, 3, 3)
+    return np.round(w).astype(np.int64), deviation[i0, i1, i2]
 
 
 def map_atoms(
@@ -111,20 +129,20 @@ def map_atoms(
     Atom i goes to the nearest atom of its species, ``mapping[g, i]``; the displacement (Å) is
     that distance, and ``images[g, i]`` is the operated position (m, n, 3), not yet wrapped.
     """
-    images = (rotations @ frac.T).transpose(0, 2, 1) + translations[:, None, :]
+    images = frac @ rotations.transpose(0, 2, 1) + translations[:, None, :]
     diff = images[:, :, None, :] - frac  # (m, n, n, 3)
-    cart = (diff - np.round(diff)) @ lattice
-    dist2 = (cart * cart).sum(axis=-1)  # squared: a root only for each operation's worst
-    dist2[:, numbers[:, None] != numbers] = np.inf
-    mapping = np.argmin(dist2, axis=2)
-    nearest = dist2.reshape(-1, len(frac))[np.arange(mapping.size), mapping.ravel()]
-    return np.sqrt(nearest.reshape(mapping.shape).max(axis=1)), mapping, images
+    diff -= np.rint(diff)
+    cart = diff.reshape(-1, 3) @ lattice  # one 2-D product: a stacked one is 3x slower
+    cart *= cart
+    dist2 = cart.sum(axis=1).reshape(diff.shape[:3])  # squared: one root per operation
+    dist2 += np.where(numbers[:, None] == numbers, 0.0, np.inf)
+    return np.sqrt(dist2.min(axis=2).max(axis=1)), np.argmin(dist2, axis=2), images
 
 
 def rarest_species(numbers: np.ndarray) -> np.ndarray:
     """Indices of the atoms of the species with the fewest atoms (the smaller Z on a tie)."""
-    species, counts = np.unique(numbers, return_counts=True)
-    return np.flatnonzero(numbers == species[np.argmin(counts)])
+    counts = np.bincount(numbers)
+    return np.flatnonzero(numbers == np.where(counts > 0, counts, len(numbers) + 1).argmin())
 
 
 def candidate_translations(
@@ -182,11 +200,11 @@ def exact_translations(
     2-cocycle of a finite group and therefore the coboundary of s_g = mean_h e(g, h); the
     translations t_g - s_g compose exactly. None when a defect exceeds ``tolerance`` Å.
     """
-    g = len(rotations)
-    moved = (rotations.astype(np.float64).reshape(-1, 3) @ translations.T).reshape(g, 3, g)
-    defect = translations[:, None, :] + moved.transpose(0, 2, 1) - translations[table]
-    defect -= np.round(defect)
-    if wrapped_distance(defect, lattice).max() > tolerance:
+    moved = translations @ rotations.transpose(0, 2, 1)  # (g, h, 3): W_g t_h
+    defect = moved + translations[:, None, :] - translations[table]
+    defect -= np.rint(defect)
+    cart = defect.reshape(-1, 3) @ lattice
+    if (cart * cart).sum(axis=1).max() > tolerance * tolerance:
         return None
     return translations - defect.mean(axis=1)
 
@@ -206,21 +224,26 @@ def find_clean_operations(
     rotations, lattice_dev = lattice_rotations(lattice, loose)
     rare = rarest_species(numbers)
     which, translations = candidate_translations(frac, rare, rotations)
-    # first the rarest species alone (every candidate maps it); an atom more only adds to a
-    # deviation, so a candidate clearly rejected here is clearly rejected
-    rare_dev = map_atoms(lattice, frac[rare], numbers[rare], rotations[which], translations)[0]
-    deviation = np.maximum(rare_dev, lattice_dev[which])
-    if is_ambiguous(deviation, symprec, margin):
-        return None
-    kept = deviation < symprec
-    which, translations = which[kept], translations[kept]
-    atom_dev = map_atoms(lattice, frac, numbers, rotations[which], translations)[0]
+    if len(which) * len(frac) ** 2 > ONE_PASS_SIZE:
+        # first the rarest species alone (every candidate maps it); an atom more only adds to
+        # a deviation, so a candidate clearly rejected here is clearly rejected
+        rare_dev = map_atoms(lattice, frac[rare], numbers[rare], rotations[which],
+                             translations)[0]
+        deviation = np.maximum(rare_dev, lattice_dev[which])
+        if is_ambiguous(deviation, symprec, margin):
+            return None
+        kept = deviation < symprec
+        which, translations = which[kept], translations[kept]
+    atom_dev, mapping, _ = map_atoms(lattice, frac, numbers, rotations[which], translations)
     deviation = np.maximum(atom_dev, lattice_dev[which])
     if is_ambiguous(deviation, symprec, margin):
         return None
     accepted = deviation < symprec
-    rotations, translations = rotations[which[accepted]], translations[accepted]
-    identity = np.all(rotations == np.eye(3, dtype=np.int64), axis=(1, 2))
+    rotations = rotations[which[accepted]]
+    order = np.argsort(rotation_keys(rotations @ ENCODER))  # the canonical operation order
+    rotations = rotations[order]
+    translations, mapping = translations[accepted][order], mapping[accepted][order]
+    identity = (rotations.reshape(-1, 9) == IDENTITY).all(axis=1)
     if np.count_nonzero(identity) != 1:
         return None  # a pure translation besides the identity: not a primitive cell
     table = product_table(rotations)
@@ -229,4 +252,25 @@ def find_clean_operations(
     exact = exact_translations(rotations, translations, table, lattice, 2 * symprec)
     if exact is None:
         return None
-    return Operations(rotations, exact - np.floor(exact + 1e-12))
+    return Operations(rotations, exact - np.floor(exact + 1e-12), mapping)
+
+
+def origin_free_key(ops: Operations) -> bytes | None:
+    """A key that equal space-group types share more often than equal operation sets do:
+    the rotations (in their canonical order) and the translations after a canonical origin
+    shift.
+
+    Moving the origin by p turns t_g into t_g + (W_g - I) p, and leaves the space-group type
+    alone. Summing t_gh = t_g + W_g t_h over h shows that with p = mean_h t_h every t_g
+    becomes a multiple of 1/|G| (modulo lattice vectors), so the key is exact integers. Two
+    crystals with one key have conjugate groups, hence one type. (Not every pair of
+    conjugate groups gets one key; that only costs a cache miss.) None if the translations
+    are not exact.
+    """
+    rotations, translations, g = ops.rotations, ops.translations, len(ops.rotations)
+    origin = translations.sum(axis=0) / g
+    scaled = (translations + rotations @ origin - origin) * g
+    numerators = np.round(scaled)
+    if np.abs(scaled - numerators).max() > 1e-6:
+        return None
+    return rotations.tobytes() + (numerators.astype(np.int64) % g).tobytes()
