@@ -72,7 +72,7 @@ def periodic_pairs(
     keep = dist > 1e-8
     i = i[keep] if centres is None else np.asarray(centres, dtype=np.int64)[i[keep]]
     return Pairs(cart, i.astype(np.int64), j[keep].astype(np.int64),
-                 np.round(shifts[keep]).astype(np.int64), dist[keep])
+                 np.rint(shifts[keep]).astype(np.int64), dist[keep])
 
 
 def kth_distances(pairs: Pairs, n_atoms: int, k: int) -> np.ndarray:
@@ -106,7 +106,9 @@ def knn_edges(
     lattice = np.ascontiguousarray(lattice, dtype=np.float64)
     n = len(frac)
     centres = np.arange(n) if centres is None else np.unique(centres)
-    volume = abs(float(np.dot(lattice[0], np.cross(lattice[1], lattice[2]))))
+    a, b, c = lattice.tolist()  # plain floats: cheaper than a numpy call on a 3x3
+    volume = abs(a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+                 + a[2] * (b[0] * c[1] - b[1] * c[0]))
     cutoff = (3 * 2 * k * volume / n / (4 * np.pi)) ** (1 / 3) + 0.5
     while True:
         pairs = periodic_pairs(lattice, frac, cutoff, centres)
