@@ -109,7 +109,8 @@ def test_exact_translations_compose_exactly():
     lattice = np.array(gaas.cell[:])
     ops = find_clean_operations(lattice, gaas.get_scaled_positions(), gaas.numbers, SYMPREC)
     assert ops is not None
-    table = product_table(ops.rotations)
+    order, table = product_table(ops.rotations)
+    assert np.array_equal(order, np.arange(len(order)))  # the search returns them in order
     rng = np.random.default_rng(0)
     noisy = ops.translations + rng.normal(0, 1e-5, ops.translations.shape)
     fixed = exact_translations(ops.rotations, noisy, table, lattice, 1e-3)

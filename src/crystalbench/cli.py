@@ -166,7 +166,7 @@ def cmd_bench_models(args: argparse.Namespace) -> None:
 def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     from crystalbench.bench_kgcnn import bench_kgcnn
 
-    bench_kgcnn(args.data_dir, args.venv, args.limit)
+    bench_kgcnn(args.data_dir, args.venv, args.limit, args.repeat)
 
 
 def add_training_job_arguments(s: argparse.ArgumentParser) -> None:
@@ -315,6 +315,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default="../shared/data/matbench")
     s.add_argument("--venv", default=".kgcnn-venv", help="throwaway venv for kgcnn (created)")
     s.add_argument("--limit", type=int, default=0, help="first N structures per dataset")
+    s.add_argument("--repeat", type=int, default=3,
+                   help="passes per side; the fastest counts (this VM's noise is ~20%%)")
     s.set_defaults(func=cmd_bench_kgcnn)
 
     from crystalbench.forces.cli import add_force_commands

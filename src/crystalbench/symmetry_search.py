@@ -70,23 +70,23 @@ def lattice_vectors_up_to(metric: np.ndarray, radius: float) -> tuple[np.ndarray
     return vectors, np.sqrt(((vectors @ metric) * vectors).sum(axis=1))
 
 
-PAIR_J, PAIR_K = np.array([0, 0, 1]), np.array([1, 2, 2])  # the basis pairs (a,b), (a,c), (b,c)
-
-
 def angle_deviations(
-    metric: np.ndarray, length: np.ndarray, dots: np.ndarray, vec_length: np.ndarray,
+    metric: list[list[float]], length: list[float], dots: np.ndarray, vec_length: np.ndarray,
 ) -> np.ndarray:
-    """spglib's angle test as a distance (Å), for every basis pair (j, k) and every pair of
-    candidate images (u, v): (3, s, s). ``dots`` (s, s) are the candidates' dot products.
+    """spglib's angle test as a distance (Å), for the basis pairs (a,b), (a,c), (b,c) and
+    every pair of candidate images (u, v): (3, s, s). ``dots`` (s, s) are the candidates' dot
+    products, ``metric`` and ``length`` the basis's (plain floats).
 
     spglib compares the angle between basis vectors j and k with that between their images:
     the sine of the difference, times the mean of the lengths, may not exceed ``symprec``.
     """
-    c1 = (metric[PAIR_J, PAIR_K] / (length[PAIR_J] * length[PAIR_K]))[:, None, None]
+    pairs = ((0, 1), (0, 2), (1, 2))
+    c1 = np.array([metric[j][k] / (length[j] * length[k]) for j, k in pairs])[:, None, None]
+    first = np.array([length[j] for j, _ in pairs])[:, None, None]
+    second = np.array([length[k] for _, k in pairs])[:, None, None]
     c2 = dots / np.outer(vec_length, vec_length)
     x = c1 * c2 + np.sqrt(np.clip(1 - c1 * c1, 0, None) * np.clip(1 - c2 * c2, 0, None))
-    mean2 = ((length[PAIR_J][:, None, None] + vec_length[:, None])
-             * (length[PAIR_K][:, None, None] + vec_length)) / 4
+    mean2 = (first + vec_length[:, None]) * (second + vec_length) / 4
     return np.sqrt(np.clip(1 - x * x, 0, None) * mean2)
 
 
@@ -101,23 +101,24 @@ def lattice_rotations(lattice: np.ndarray, loose: float) -> tuple[np.ndarray, np
     under multiplication, which ``product_table`` refuses.
     """
     metric = lattice @ lattice.T
-    length = np.sqrt(np.diagonal(metric))
-    vectors, vec_length = lattice_vectors_up_to(metric, length.max() + loose)
-    length_dev = np.abs(vec_length[:, None] - length)  # (m, 3)
-    near = length_dev <= loose
-    used = near.any(axis=1)
-    vectors, vec_length, length_dev, near = (
-        vectors[used], vec_length[used], length_dev[used], near[used])
-    angle = angle_deviations(metric, length, vectors @ metric @ vectors.T, vec_length)
-    c0, c1, c2 = (np.flatnonzero(near[:, i]) for i in range(3))
-    deviation = np.maximum(
-        np.maximum(angle[0][c0[:, None], c1][:, :, None], angle[1][c0[:, None], c2][:, None, :]),
-        angle[2][c1[:, None], c2][None, :, :])
-    deviation = np.maximum(deviation, np.maximum.outer(np.maximum.outer(
-        length_dev[c0, 0], length_dev[c1, 1]), length_dev[c2, 2]))
+    g = metric.tolist()
+    length = [math.sqrt(g[i][i]) for i in range(3)]
+    vectors, vec_length = lattice_vectors_up_to(metric, max(length) + loose)
+    # candidate images of each basis vector, one after the other (a vector may repeat)
+    length_dev = [np.abs(vec_length - length[i]) for i in range(3)]
+    columns = [np.flatnonzero(dev <= loose) for dev in length_dev]
+    n0, n1 = len(columns[0]), len(columns[1])
+    candidates = np.concatenate(columns)
+    images = vectors[candidates]
+    angle = angle_deviations(g, length, images @ metric @ images.T, vec_length[candidates])
+    deviation = np.maximum(np.maximum(
+        angle[0, :n0, n0:n0 + n1, None], angle[1, :n0, None, n0 + n1:]),
+        angle[2, None, n0:n0 + n1, n0 + n1:])
+    d0, d1, d2 = (dev[column] for dev, column in zip(length_dev, columns, strict=True))
+    deviation = np.maximum(deviation, np.maximum.outer(np.maximum.outer(d0, d1), d2))
     i0, i1, i2 = np.nonzero(deviation <= loose)
-    w = np.stack([vectors[c0[i0]], vectors[c1[i1]], vectors[c2[i2]]], axis=2)  # (m, 3, 3)
-    return np.round(w).astype(np.int64), deviation[i0, i1, i2]
+    w = np.stack([images[i0], images[n0 + i1], images[n0 + n1 + i2]], axis=2)  # (m, 3, 3)
+    return np.rint(w).astype(np.int64), deviation[i0, i1, i2]
 
 
 def map_atoms(
@@ -171,23 +172,26 @@ def rotation_keys(rows: np.ndarray) -> np.ndarray:
 ENCODER = np.array([1.0, 64.0, 4096.0])
 
 
-def product_table(rotations: np.ndarray) -> np.ndarray | None:
-    """table[g, h] = index of rotations[g] @ rotations[h]; None if not a closed set of distinct
-    matrices (or one with an entry too large to encode)."""
+def product_table(rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(order, table): ``rotations[order]`` is the set in its canonical order (ascending
+    ``rotation_keys``), and ``table[g, h]`` is the position in that order of its g-th matrix
+    times its h-th. None if not a closed set of distinct matrices (or one with an entry too
+    large to encode)."""
     if np.abs(rotations).max() >= 32:
         return None
     flat = rotations.astype(np.float64)
     encoded = flat @ ENCODER  # (g, 3): W_h v, which identifies W_h
     own = rotation_keys(encoded)
     order = np.argsort(own)
-    if np.any(np.diff(own[order]) == 0):
+    own, flat, encoded = own[order], flat[order], encoded[order]
+    if np.any(own[1:] == own[:-1]):
         return None
     g = len(rotations)
     products = rotation_keys((flat.reshape(-1, 3) @ encoded.T).reshape(g, 3, g).transpose(0, 2, 1))
-    at = np.minimum(np.searchsorted(own[order], products), g - 1)
-    if not np.array_equal(own[order][at], products):
+    at = np.minimum(np.searchsorted(own, products), g - 1)
+    if not np.array_equal(own[at], products):
         return None
-    return order[at]
+    return order, at
 
 
 def exact_translations(
@@ -240,15 +244,15 @@ def find_clean_operations(
         return None
     accepted = deviation < symprec
     rotations = rotations[which[accepted]]
-    order = np.argsort(rotation_keys(rotations @ ENCODER))  # the canonical operation order
-    rotations = rotations[order]
-    translations, mapping = translations[accepted][order], mapping[accepted][order]
     identity = (rotations.reshape(-1, 9) == IDENTITY).all(axis=1)
     if np.count_nonzero(identity) != 1:
         return None  # a pure translation besides the identity: not a primitive cell
-    table = product_table(rotations)
-    if table is None:
+    closed = product_table(rotations)
+    if closed is None:
         return None
+    order, table = closed  # from here on, the operations in canonical order
+    rotations = rotations[order]
+    translations, mapping = translations[accepted][order], mapping[accepted][order]
     exact = exact_translations(rotations, translations, table, lattice, 2 * symprec)
     if exact is None:
         return None
