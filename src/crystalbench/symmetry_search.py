@@ -104,20 +104,19 @@ def lattice_rotations(lattice: np.ndarray, loose: float) -> tuple[np.ndarray, np
     g = metric.tolist()
     length = [math.sqrt(g[i][i]) for i in range(3)]
     vectors, vec_length = lattice_vectors_up_to(metric, max(length) + loose)
-    # candidate images of each basis vector, one after the other (a vector may repeat)
-    length_dev = [np.abs(vec_length - length[i]) for i in range(3)]
-    columns = [np.flatnonzero(dev <= loose) for dev in length_dev]
-    n0, n1 = len(columns[0]), len(columns[1])
-    candidates = np.concatenate(columns)
-    images = vectors[candidates]
+    # candidate images of each basis vector, one basis vector after the other (a lattice
+    # vector may be a candidate for more than one)
+    length_dev = np.abs(vec_length - np.array(length)[:, None])  # (3, m)
+    basis, candidates = np.nonzero(length_dev <= loose)  # column by column
+    n0, n1 = np.searchsorted(basis, [1, 2])
+    images, dev = vectors[candidates], length_dev[basis, candidates]
     angle = angle_deviations(g, length, images @ metric @ images.T, vec_length[candidates])
     deviation = np.maximum(np.maximum(
-        angle[0, :n0, n0:n0 + n1, None], angle[1, :n0, None, n0 + n1:]),
-        angle[2, None, n0:n0 + n1, n0 + n1:])
-    d0, d1, d2 = (dev[column] for dev, column in zip(length_dev, columns, strict=True))
-    deviation = np.maximum(deviation, np.maximum.outer(np.maximum.outer(d0, d1), d2))
+        angle[0, :n0, n0:n1, None], angle[1, :n0, None, n1:]), angle[2, None, n0:n1, n1:])
+    deviation = np.maximum(deviation, np.maximum.outer(np.maximum.outer(
+        dev[:n0], dev[n0:n1]), dev[n1:]))
     i0, i1, i2 = np.nonzero(deviation <= loose)
-    w = np.stack([images[i0], images[n0 + i1], images[n0 + n1 + i2]], axis=2)  # (m, 3, 3)
+    w = np.stack([images[i0], images[n0 + i1], images[n1 + i2]], axis=2)  # (m, 3, 3)
     return np.rint(w).astype(np.int64), deviation[i0, i1, i2]
 
 
