@@ -7,7 +7,7 @@ once per origin-free operation set. Elsewhere spglib's dataset decides, with its
 ``crystallographic_orbits`` (not ``equivalent_atoms``, which can split an orbit in two); a
 supercell is projected on its primitive cell, whose operations again come from our search
 where it answers. spglib's dataset costs 0.5 ms on a low-symmetry cell and up to 15 ms on a
-cubic one (its Wyckoff assignment); the search costs about 0.25 ms.
+cubic one (its Wyckoff assignment); the search costs about 0.3 ms.
 
 Positions and lattice are then projected onto the detected symmetry (a group average of the
 input cell under its operations), so that symmetry-equivalent atoms have exactly equivalent
@@ -17,6 +17,7 @@ describe the cell graph. The largest displacement this causes is recorded.
 
 Any failure falls back to P1 (every atom its own orbit), flagged with its reason.
 """
+
 from __future__ import annotations
 
 import logging

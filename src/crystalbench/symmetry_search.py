@@ -33,7 +33,9 @@ import numpy as np
 
 CLEAN_MARGIN = 2.0  # deviations within a factor of this of symprec are ambiguous
 MAX_ATOMS = 256  # larger cells go to spglib: the atom mapping needs (operations, n, n) memory
-ONE_PASS_SIZE = 3_000  # candidates x atoms^2 up to which all atoms are mapped in one pass
+# candidates x atoms^2 up to which all atoms are mapped in one pass; above it the rarest
+# species alone prefilters, which may refuse a few cells one pass would answer
+ONE_PASS_SIZE = 3_000
 IDENTITY = np.eye(3, dtype=np.int64).ravel()
 
 
