@@ -3,7 +3,7 @@
 Every cell first goes through our own operation search (``symmetry_search``), which answers
 only where no tolerance question arises (2,076 of the 2,205 demo and real crystals, each time
 with spglib's operations, orbits and space group); spglib then only names the space group,
-once per origin-free operation set. Elsewhere spglib's dataset decides, with its
+once per normalised operation set. Elsewhere spglib's dataset decides, with its
 ``crystallographic_orbits`` (not ``equivalent_atoms``, which can split an orbit in two); a
 supercell is projected on its primitive cell, whose operations again come from our search
 where it answers. spglib's dataset costs 0.5 ms on a low-symmetry cell and up to 15 ms on a
@@ -47,7 +47,7 @@ from crystalbench.symmetry_search import (
     Operations,
     find_clean_operations,
     map_atoms,
-    origin_free_key,
+    naming_key,
 )
 
 log = logging.getLogger(__name__)
@@ -225,15 +225,15 @@ def detected(
                     search=search)
 
 
-SPACE_GROUP_NUMBERS: dict[bytes, int] = {}  # origin_free_key -> number, per process
+SPACE_GROUP_NUMBERS: dict[bytes, int] = {}  # naming_key -> number, per process
 MAX_REMEMBERED = 10_000
 
 
 def space_group_number(ops: Operations, lattice: np.ndarray, symprec: float) -> int | None:
     """The number of the space group of ``ops`` (spglib names it; ~0.1 ms a call, more than
-    the rest of the clean path), remembered per origin-free operation set: the 636 jdft2d
+    the rest of the clean path), remembered per ``naming_key``: the 636 jdft2d
     crystals have about a hundred of them."""
-    key = origin_free_key(ops)
+    key = naming_key(ops)
     number = SPACE_GROUP_NUMBERS.get(key) if key is not None else None
     if number is None:
         kind = spglib.get_spacegroup_type_from_symmetry(

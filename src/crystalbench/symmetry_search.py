@@ -260,17 +260,17 @@ def find_clean_operations(
     return Operations(rotations, exact - np.floor(exact + 1e-12), mapping)
 
 
-def origin_free_key(ops: Operations) -> bytes | None:
-    """A key that equal space-group types share more often than equal operation sets do:
-    the rotations (in their canonical order) and the translations after a canonical origin
-    shift.
+def naming_key(ops: Operations) -> bytes | None:
+    """A key under which spglib's name for ``ops`` can be remembered: the rotations (in their
+    canonical order) and the translations after moving the origin to p = mean_h t_h.
 
-    Moving the origin by p turns t_g into t_g + (W_g - I) p, and leaves the space-group type
-    alone. Summing t_gh = t_g + W_g t_h over h shows that with p = mean_h t_h every t_g
-    becomes a multiple of 1/|G| (modulo lattice vectors), so the key is exact integers. Two
-    crystals with one key have conjugate groups, hence one type. (Not every pair of
-    conjugate groups gets one key; that only costs a cache miss.) None if the translations
-    are not exact.
+    Moving the origin by p turns t_g into t_g + (W_g - I) p and leaves the space-group type
+    alone. Summing t_gh = t_g + W_g t_h over h shows that after this shift every t_g is a
+    multiple of 1/|G| (modulo lattice vectors), so the key is exact integers, and equal keys
+    mean groups that are translates of one another: one type. The shift depends on how the
+    translations were reduced into [0, 1), so two origins of one group can still get two keys
+    (a second naming, never a wrong one): jdft2d's 549 clean crystals have 105 keys, against
+    469 distinct operation sets. None if the translations are not exact.
     """
     rotations, translations, g = ops.rotations, ops.translations, len(ops.rotations)
     origin = translations.sum(axis=0) / g
