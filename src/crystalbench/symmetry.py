@@ -126,7 +126,7 @@ def atom_permutations(
 ) -> np.ndarray:
     """The atom each atom goes to under each operation (g, n); ValueError when an image
     lands on no atom of the same species within ``tolerance`` Å."""
-    deviation, perm, _ = map_atoms(lattice, frac, numbers, rotations, translations)
+    deviation, perm = map_atoms(lattice, frac, numbers, rotations, translations)
     worst = float(deviation.max())
     if worst > tolerance:
         raise ValueError(f"a symmetry operation maps an atom {worst:.2e} Å from any atom")

@@ -125,11 +125,11 @@ def lattice_rotations(lattice: np.ndarray, loose: float) -> tuple[np.ndarray, np
 def map_atoms(
     lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
     rotations: np.ndarray, translations: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply operations (m) to every atom: (largest displacement (m,), mapping (m, n), images).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply operations (m) to every atom: (largest displacement (m,), mapping (m, n)).
 
     Atom i goes to the nearest atom of its species, ``mapping[g, i]``; the displacement (Å) is
-    that distance, and ``images[g, i]`` is the operated position (m, n, 3), not yet wrapped.
+    that distance.
     """
     images = frac @ rotations.transpose(0, 2, 1) + translations[:, None, :]
     diff = images[:, :, None, :] - frac  # (m, n, n, 3)
@@ -138,7 +138,7 @@ def map_atoms(
     cart *= cart
     dist2 = cart.sum(axis=1).reshape(diff.shape[:3])  # squared: one root per operation
     dist2 += np.where(numbers[:, None] == numbers, 0.0, np.inf)
-    return np.sqrt(dist2.min(axis=2).max(axis=1)), np.argmin(dist2, axis=2), images
+    return np.sqrt(dist2.min(axis=2).max(axis=1)), np.argmin(dist2, axis=2)
 
 
 def rarest_species(numbers: np.ndarray) -> np.ndarray:
@@ -239,7 +239,7 @@ def find_clean_operations(
             return None
         kept = deviation < symprec
         which, translations = which[kept], translations[kept]
-    atom_dev, mapping, _ = map_atoms(lattice, frac, numbers, rotations[which], translations)
+    atom_dev, mapping = map_atoms(lattice, frac, numbers, rotations[which], translations)
     deviation = np.maximum(atom_dev, lattice_dev[which])
     if is_ambiguous(deviation, symprec, margin):
         return None
