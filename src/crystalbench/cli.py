@@ -169,6 +169,13 @@ def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     bench_kgcnn(args.data_dir, args.venv, args.limit, args.repeat)
 
 
+def cmd_bench_kgcnn_train(args: argparse.Namespace) -> None:
+    from crystalbench.bench_kgcnn_train import bench_kgcnn_train
+
+    bench_kgcnn_train(args.dataset, args.folds, args.seeds, args.epochs, args.venv, args.out,
+                      args.variants, args.scratch)
+
+
 def add_training_job_arguments(s: argparse.ArgumentParser) -> None:
     """Arguments of one training job (crystal or force model): data, fold, model, output."""
     s.add_argument("--graphs", required=True)
@@ -318,6 +325,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3,
                    help="passes per side; the fastest counts (this VM's noise is ~20%%)")
     s.set_defaults(func=cmd_bench_kgcnn)
+
+    s = sub.add_parser("bench-kgcnn-train", help="benchmark: kgcnn's reference coGN and ours "
+                       "trained side by side on MatBench folds")
+    s.add_argument("--dataset", default="matbench_jdft2d",
+                   choices=["matbench_jdft2d", "matbench_phonons"])
+    s.add_argument("--folds", type=int, nargs="+", default=[0])
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--epochs", type=int, nargs="+", default=[200])
+    s.add_argument("--variants", action="store_true",
+                   help="also train ours with init: torch, elements: pymatgen, and both")
+    s.add_argument("--venv", default=".kgcnn-train-venv",
+                   help="throwaway venv for kgcnn and TensorFlow (created)")
+    s.add_argument("--out", default="benchmarks/kgcnn_train",
+                   help="one JSON per run; existing runs are reused")
+    s.add_argument("--scratch", default="results/bench/kgcnn_train",
+                   help="our runs' checkpoints and resume files")
+    s.set_defaults(func=cmd_bench_kgcnn_train)
 
     from crystalbench.forces.cli import add_force_commands
 

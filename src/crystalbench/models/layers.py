@@ -36,17 +36,43 @@ class GaussianBasis(nn.Module):
 
 
 class AtomEmbedding(nn.Module):
-    """Learned embedding of Z concatenated with pymatgen element features, then linear."""
+    """Learned embedding of Z concatenated with element features (``elements`` names the
+    table, see ``models.elements``), then linear."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, elements: str = "pymatgen"):
         super().__init__()
-        features = torch.from_numpy(element_feature_table())
+        features = torch.from_numpy(element_feature_table(elements))
         self.register_buffer("features", features)
         self.embedding = nn.Embedding(features.shape[0], width)
         self.project = nn.Linear(width + features.shape[1], width)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.project(torch.cat([self.embedding(z), self.features[z]], dim=-1))
+
+
+INITS = ("reference", "torch")
+
+
+def reference_init(module: nn.Module) -> None:
+    """Initialise as Keras does by default, i.e. as kgcnn's coGN/coNGN start: glorot-uniform
+    weights and zero biases in dense layers, embeddings from U(-0.05, 0.05), GRU cells with a
+    glorot-uniform input kernel, an orthogonal recurrent kernel and zero biases.
+
+    PyTorch's own defaults differ most in the embedding (N(0, 1)), which then outweighs the
+    element features in the first atom vectors.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.uniform_(m.weight, -0.05, 0.05)
+        elif isinstance(m, nn.GRUCell):
+            nn.init.xavier_uniform_(m.weight_ih)
+            nn.init.orthogonal_(m.weight_hh)
+            nn.init.zeros_(m.bias_ih)
+            nn.init.zeros_(m.bias_hh)
 
 
 def scatter_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:

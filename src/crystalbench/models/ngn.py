@@ -21,13 +21,16 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch
 
+from crystalbench.models.elements import ELEMENT_TABLES
 from crystalbench.models.layers import (
+    INITS,
     AtomEmbedding,
     GaussianBasis,
     edge_lengths,
     graph_readout,
     mlp,
     pair_angles,
+    reference_init,
     require,
     scatter_sum,
 )
@@ -57,6 +60,8 @@ class NGNConfig:
     angle_max: float = 3.2
     angle_sigma: float = 0.447
     n_targets: int = 1
+    elements: str = "reference"  # element table of the atom embedding (models.elements)
+    init: str = "reference"  # "reference": Keras defaults as kgcnn; "torch": PyTorch defaults
 
     def __post_init__(self) -> None:
         bad = [i for i in self.nested if not 0 <= i < self.blocks]
@@ -64,6 +69,10 @@ class NGNConfig:
             raise ValueError(f"nested block indices {bad} outside 0..{self.blocks - 1}")
         if self.readout not in ("mean", "sum"):
             raise ValueError(f"readout must be 'mean' or 'sum', got {self.readout!r}")
+        if self.elements not in ELEMENT_TABLES:
+            raise ValueError(f"elements must be one of {ELEMENT_TABLES}, got {self.elements!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
 
 
 def congn_config(**overrides: object) -> NGNConfig:
@@ -128,7 +137,7 @@ class NGN(nn.Module):
     def __init__(self, cfg: NGNConfig):
         super().__init__()
         self.cfg = cfg
-        self.atoms = AtomEmbedding(cfg.width)
+        self.atoms = AtomEmbedding(cfg.width, cfg.elements)
         self.basis = GaussianBasis(0.0, cfg.distance_max, cfg.distance_basis, cfg.distance_sigma)
         self.area_basis = (GaussianBasis(0.0, cfg.area_max, cfg.area_basis, cfg.area_sigma)
                            if cfg.area_basis else None)
@@ -140,6 +149,8 @@ class NGN(nn.Module):
             mlp(cfg.width, cfg.readout_hidden),
             nn.Linear(cfg.readout_hidden[-1] if cfg.readout_hidden else cfg.width, cfg.n_targets),
         )
+        if cfg.init == "reference":
+            reference_init(self)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         h = self.atoms(batch.z)

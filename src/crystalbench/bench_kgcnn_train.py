@@ -1,0 +1,246 @@
+"""Benchmark (not a test): kgcnn's reference coGN and ours trained side by side on MatBench folds.
+
+kgcnn is not a dependency: it is installed from PyPI into a throwaway venv (kgcnn 3.0.2 with
+TensorFlow 2.15 CPU; the coGN of the MatBench submission is unchanged there). Both sides
+start from the same files: the pipeline builds our graphs and the official splits
+(``config/matbench_reduced.yaml``'s data folder, through Snakemake), and kgcnn's worker reads
+the very dataset file the pipeline fetched and the fold rows of the official fold file. Same
+protocol on both sides: ASU kNN-24 graphs, standardised targets, MAE loss, Adam 5e-4 -> 1e-5
+linear per step, batch 64, last-epoch weights; each side single-threaded, the two running
+at the same time on two cores, so their epoch times are measured under the same load.
+
+Every run's result is kept as JSON under ``out`` and reused when the bench is run again, so
+a long comparison can be done in parts; a run is redone only when its file is deleted.
+``variants`` adds our coGN with each reference-faithful default switched back to PyTorch's
+(``init: torch``, ``elements: pymatgen``, both), to measure which difference matters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crystalbench.io import write_json
+from crystalbench.matbench import task_metadata
+from crystalbench.provenance import provenance
+
+KGCNN_TRAIN_STACK = [  # kgcnn 3.0.2 and TensorFlow 2.15 with the crystal stack of spring 2023
+    ["tensorflow-cpu==2.15.1"],
+    ["--no-deps", "kgcnn==3.0.2", "pymatgen==2023.3.23", "pyxtal==0.5.9"],
+    ["numpy<2", "scipy<1.12", "pandas<2.2", "monty<2024", "ruamel.yaml<0.18", "matplotlib<3.9",
+     "ase<3.23", "spglib==2.0.2", "networkx", "sympy", "scikit-learn", "uncertainties",
+     "tabulate", "palettable", "pyyaml", "requests"],
+]
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "TF_CPP_MIN_LOG_LEVEL": "2"}
+CONFIG = "config/matbench_reduced.yaml"  # offline data folder, official folds
+GRAPH = "asu-knn24"
+OURS = {"ours": {}, "ours-init-torch": {"init": "torch"},
+        "ours-elements-pymatgen": {"elements": "pymatgen"},
+        "ours-torch-defaults": {"init": "torch", "elements": "pymatgen"}}
+PROTOCOL = {"batch_size": 64, "lr": 5e-4, "lr_end": 1e-5}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the comparison: which side, which fold, seed and budget."""
+
+    variant: str  # "kgcnn" or a key of OURS
+    fold: int
+    seed: int
+    epochs: int
+
+    def path(self, out: Path, dataset: str) -> Path:
+        return (out / dataset / f"fold{self.fold}" / f"epochs{self.epochs}" / self.variant
+                / f"seed{self.seed}.json")
+
+
+def kgcnn_train_python(venv: Path) -> Path:
+    """The venv's python, creating the venv and installing kgcnn's training stack if needed."""
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import tensorflow, kgcnn.literature.coGN"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    print(f"installing kgcnn 3.0.2 and TensorFlow 2.15 into {venv} (about 2 minutes)",
+          file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    for args in KGCNN_TRAIN_STACK:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *args], check=True)
+    subprocess.run(probe, check=True)
+    return python
+
+
+def pipeline_inputs(dataset: str, cores: int) -> dict[str, Path]:
+    """Our graph table, the official split table and the fetched dataset file, made by the
+    pipeline itself (nothing to do when they are up to date)."""
+    paths = {"graphs": Path(f"results/graphs/{dataset}/{GRAPH}.parquet"),
+             "splits": Path(f"results/splits/{dataset}.parquet"),
+             "data": Path(f"resources/datasets/{dataset}.json.gz")}
+    subprocess.run(["snakemake", "--cores", str(cores), "--quiet", "rules",
+                    "--configfile", CONFIG, "--", *map(str, paths.values())], check=True)
+    return paths
+
+
+def fold_rows(splits: Path, fold: int) -> tuple[list[int], list[int]]:
+    """Row numbers (MatBench id mb-task-N is row N - 1) of a fold's train and test ids."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(splits).to_pandas()
+    rows = table["id"].str.rsplit("-", n=1).str[1].astype(int) - 1
+    return (sorted(rows[table["fold"] != fold].tolist()),
+            sorted(rows[table["fold"] == fold].tolist()))
+
+
+def check_element_table(python: Path) -> float:
+    """Largest difference between our reference element table and kgcnn's installed one."""
+    from crystalbench.models.elements import element_feature_table
+
+    script = ("import json; from kgcnn.crystal.periodic_table.periodic_table import "
+              "PeriodicTable as P; p = P(); print(json.dumps([p.get_atomic_mass(), "
+              "p.get_atomic_radius(), p.get_electronegativity(), p.get_ionization_energy(), "
+              "p.get_oxidation_states()]))")
+    out = subprocess.run([str(python), "-c", script], check=True, capture_output=True,
+                         text=True, env={**os.environ, **ONE_THREAD}).stdout
+    mass, radius, electronegativity, ionisation, states = json.loads(out.splitlines()[-1])
+    theirs = np.column_stack([mass, radius, electronegativity, ionisation, np.array(states)])
+    return float(np.abs(element_feature_table("reference")[1:] - theirs).max())
+
+
+def start_kgcnn(python: Path, runs: list[Run], out: Path, dataset: str,
+                paths: dict[str, Path]) -> subprocess.Popen | None:
+    """Start kgcnn's worker on the missing kgcnn runs (one process, sequentially)."""
+    if not runs:
+        return None
+    specs = []
+    for run in runs:
+        train, test = fold_rows(paths["splits"], run.fold)
+        specs.append({"train": train, "test": test, "seed": run.seed, "epochs": run.epochs,
+                      "out": str(run.path(out, dataset))})
+    spec_path = out / dataset / "kgcnn_spec.json"
+    write_json(spec_path, {"data": str(paths["data"]), "threads": 1, **PROTOCOL,
+                           "provenance": provenance(()), "runs": specs})
+    worker = Path(__file__).with_name("kgcnn_train_worker.py")
+    log = open(out / dataset / "kgcnn_worker.log", "a")  # noqa: SIM115 (closed by the child)
+    return subprocess.Popen([str(python), str(worker), str(spec_path)], stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, **ONE_THREAD})
+
+
+def train_ours(run: Run, out: Path, dataset: str, paths: dict[str, Path],
+               scratch: Path) -> None:
+    """Train our coGN (reference defaults, or a variant) and write the run's JSON."""
+    import torch
+
+    from crystalbench.dataset import batches, table_to_data
+    from crystalbench.graphs import read_graph_table
+    from crystalbench.predict import load_checkpoint
+    from crystalbench.train import TrainConfig, fold_indices, train_fold
+
+    run_dir = scratch / dataset / f"fold{run.fold}" / f"epochs{run.epochs}" / run.variant / \
+        f"seed{run.seed}"
+    cfg = TrainConfig(epochs=run.epochs, seed=run.seed, checkpoint_every=25, **PROTOCOL)
+    metrics = train_fold(paths["graphs"], paths["splits"], run.fold, "cogn", OURS[run.variant],
+                         cfg, run_dir, device="cpu", threads=1)
+    model, ckpt = load_checkpoint(run_dir / "checkpoint.pt", torch.device("cpu"))
+    table = read_graph_table(paths["graphs"])
+    data = table_to_data(table)
+    train_idx, _ = fold_indices(table.ids, paths["splits"], run.fold)
+    with torch.no_grad():
+        raw = torch.cat([model(b).squeeze(-1) for b in batches(data, train_idx, 64, None)])
+    pred_train = raw.double().numpy() * ckpt["target_std"] + ckpt["target_mean"]
+    import pandas as pd
+
+    history = pd.read_csv(run_dir / "history.csv")
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    write_json(run.path(out, dataset), {
+        "implementation": "crystalbench", "variant": run.variant, "params": OURS[run.variant],
+        "torch": torch.__version__, "seed": run.seed, "epochs": run.epochs,
+        "parameters": metrics["parameters"], "test_mae": metrics["mae"],
+        "train_mae": float(np.abs(pred_train - table.targets[train_idx]).mean()),
+        "seconds_per_epoch": metrics["seconds_per_epoch"],
+        "train_seconds": metrics["train_seconds"],
+        "train_loss": history["train_loss"].tolist(),
+        "test_ids": predictions["id"].tolist(),
+        "test_predictions": predictions["prediction"].tolist(),
+        "provenance": provenance(),
+    })
+
+
+def summary_rows(out: Path, dataset: str) -> list[dict[str, Any]]:
+    """One row per (fold, budget, variant) found under ``out``, this invocation's or an
+    earlier one's: mean and std over seeds of each measurement."""
+    groups: dict[tuple[int, int, str], list[dict[str, Any]]] = {}
+    for path in sorted((out / dataset).glob("fold*/epochs*/*/seed*.json")):
+        fold, epochs, variant = path.parts[-4:-1]
+        groups.setdefault((int(fold[4:]), int(epochs[6:]), variant), []).append(
+            json.loads(path.read_text()))
+    rows = []
+    for (fold, epochs, variant), results in groups.items():
+        row: dict[str, Any] = {"fold": fold, "epochs": epochs, "variant": variant,
+                               "seeds": sorted(r["seed"] for r in results)}
+        for key in ("test_mae", "train_mae", "seconds_per_epoch"):
+            values = [r[key] for r in results]
+            row[key] = statistics.fmean(values)
+            row[key + "_std"] = statistics.stdev(values) if len(values) > 1 else float("nan")
+            row[key + "_each"] = values
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]], unit: str) -> str:
+    """Side-by-side table: per fold and budget, kgcnn, then ours with ratios to kgcnn."""
+    lines = [f"{'fold':>4} {'epochs':>6}  {'implementation':<24}{'seeds':>6}  "
+             f"{'test MAE (' + unit + ')':>22}  {'train MAE':>16}  {'s/epoch':>8}  "
+             f"{'test/kgcnn':>10}  {'time/kgcnn':>10}  per seed (test MAE)"]
+    keyed = {(r["fold"], r["epochs"], r["variant"]): r for r in rows}
+    for fold, epochs in sorted({(r["fold"], r["epochs"]) for r in rows}):
+        ref = keyed.get((fold, epochs, "kgcnn"))
+        for variant in ["kgcnn", *OURS]:
+            r = keyed.get((fold, epochs, variant))
+            if r is None:
+                continue
+            ratio = (f"{r['test_mae'] / ref['test_mae']:>10.3f}  "
+                     f"{r['seconds_per_epoch'] / ref['seconds_per_epoch']:>10.2f}"
+                     if ref and variant != "kgcnn" else f"{'':>10}  {'':>10}")
+            each = " ".join(f"{v:.2f}" for v in r["test_mae_each"])
+            lines.append(
+                f"{fold:>4} {epochs:>6}  {variant:<24}{len(r['seeds']):>6}  "
+                f"{r['test_mae']:>13.2f} ± {r['test_mae_std']:>5.2f}  "
+                f"{r['train_mae']:>8.2f} ± {r['train_mae_std']:>5.2f}  "
+                f"{r['seconds_per_epoch']:>8.2f}  {ratio}  {each}")
+    return "\n".join(lines)
+
+
+def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: list[int],
+                      venv: str, out: str, variants: bool, scratch: str) -> str:
+    """Train what is missing, then print and return the side-by-side table."""
+    out_dir, scratch_dir = Path(out), Path(scratch)
+    python = kgcnn_train_python(Path(venv))
+    print(f"element table: largest difference from kgcnn's installed table "
+          f"{check_element_table(python):.1e}", file=sys.stderr)
+    paths = pipeline_inputs(dataset, cores=2)
+    names = ["kgcnn", *(OURS if variants else ["ours"])]
+    runs = [Run(v, f, s, e) for e in epochs for f in folds for s in seeds for v in names]
+    missing = [r for r in runs if not r.path(out_dir, dataset).exists()]
+    worker = start_kgcnn(python, [r for r in missing if r.variant == "kgcnn"], out_dir,
+                         dataset, paths)
+    for run in missing:
+        if run.variant != "kgcnn":
+            print(f"ours: {run}", file=sys.stderr, flush=True)
+            train_ours(run, out_dir, dataset, paths, scratch_dir)
+    if worker is not None and worker.wait() != 0:
+        raise SystemExit(f"kgcnn's worker failed: see {out_dir / dataset / 'kgcnn_worker.log'}")
+    rows = summary_rows(out_dir, dataset)
+    write_json(out_dir / dataset / "summary.json", rows)
+    table = format_table(rows, task_metadata(dataset)["unit"])
+    print(f"{dataset}: kgcnn 3.0.2 coGN vs crystalbench coGN, ASU kNN-24, batch 64, "
+          f"Adam 5e-4 -> 1e-5; mean ± std over seeds; one thread per side, both sides at once")
+    print(table)
+    return table
