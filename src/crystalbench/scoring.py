@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 CLASSIFICATION_THRESHOLD = 0.5  # matbench's CLF_THRESH
+MAPE_MIN_TARGET = 1e-5  # matbench's MAPE leaves out targets of magnitude <= this
 
 
 def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
@@ -26,14 +27,20 @@ def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
 
 
 def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """mae, rmse, mape (fraction, |y| floored at machine epsilon), max_error and r2."""
+    """mae, rmse, mape, max_error and r2.
+
+    mape is a fraction over the targets with |y| > 1e-5 only, as matbench computes it (zero
+    band gaps and formation energies would otherwise dominate it); nan when none is left.
+    """
     y, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
     err = np.abs(p - y)
     ss_tot = float(np.sum((y - y.mean()) ** 2))
+    nonzero = np.abs(y) > MAPE_MIN_TARGET
     return {
         "mae": float(err.mean()),
         "rmse": float(np.sqrt(np.mean(err**2))),
-        "mape": float(np.mean(err / np.maximum(np.abs(y), np.finfo(np.float64).eps))),
+        "mape": float(np.mean(err[nonzero] / np.abs(y[nonzero]))) if nonzero.any()
+        else float("nan"),
         "max_error": float(err.max()),
         "r2": float(1 - np.sum(err**2) / ss_tot) if ss_tot > 0 else float("nan"),
     }
