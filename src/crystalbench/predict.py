@@ -53,8 +53,16 @@ def load_checkpoint(
     if missing:
         raise ValueError(f"{path}: checkpoint lacks {missing}; it was written by an older "
                          "crystalbench train, retrain to predict from it")
-    model = build_model(ckpt["architecture"], json.loads(ckpt["model_params"]))
-    model.load_state_dict(ckpt["model"])
+    params = json.loads(ckpt["model_params"])
+    model = build_model(ckpt["architecture"], params)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"{path}: its weights do not fit the {ckpt['architecture']} that its parameters "
+            f"{params} build with this crystalbench; a default has changed since it was trained "
+            "(coGN/coNGN now default to `elements: reference`: add `elements: pymatgen` to "
+            "the parameters of a model trained before, or retrain)") from err
     return model.to(device).eval(), ckpt
 
 
