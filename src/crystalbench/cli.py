@@ -169,6 +169,12 @@ def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     bench_kgcnn(args.data_dir, args.venv, args.limit, args.repeat)
 
 
+def cmd_publish(args: argparse.Namespace) -> None:
+    from crystalbench.publish import publish
+
+    publish(args.out, args.config, args.files, args.runs)
+
+
 def cmd_bench_kgcnn_train(args: argparse.Namespace) -> None:
     from crystalbench.bench_kgcnn_train import bench_kgcnn_train
 
@@ -291,6 +297,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--scores", required=True)
     s.set_defaults(func=cmd_matbench_submission)
+
+    s = sub.add_parser("publish", help="copy studies' results and runs into a tracked folder "
+                       "with their provenance")
+    s.add_argument("--out", required=True)
+    s.add_argument("--config", required=True, help="the config file the results came from")
+    s.add_argument("--files", nargs="*", default=[], help="tables, figures, submissions")
+    s.add_argument("--runs", nargs="*", default=[], help="run folders (metrics.json inside)")
+    s.set_defaults(func=cmd_publish)
 
     s = sub.add_parser("bench-graphs", help="benchmark: ASU vs cell kNN graph building speed")
     s.add_argument("--data-dir", default="../shared/data/matbench")

@@ -37,6 +37,7 @@ from crystalbench.dataset import batches, table_to_data
 from crystalbench.graphs import read_graph_table
 from crystalbench.io import read_metadata, write_json, write_parquet, write_text
 from crystalbench.models import build_model, count_parameters
+from crystalbench.provenance import provenance
 from crystalbench.resume import load_resume, save_resume, save_torch
 from crystalbench.scoring import score
 
@@ -242,7 +243,7 @@ def train_fold(
         "n_train": len(train_idx), "n_test": len(test_idx),
         "mean_nodes": float(table.n_nodes.mean()), "mean_edges": float(table.n_edges.mean()),
         "target_mean": mean, "target_std": std, "torch": torch.__version__,
-        "crystalbench": __version__,
+        "crystalbench": __version__, "provenance": provenance(),
     }
     ids = [table.ids[i] for i in test_idx]
     write_parquet(pa.Table.from_pandas(pd.DataFrame(

@@ -100,13 +100,46 @@ def test_an_edge_sensitive_model_would_fail():
 
 
 def test_reference_parameter_count():
-    """Reference coGN (width 128, 5 blocks, 5-layer edge MLP): about 0.70 M parameters."""
-    assert 0.65e6 < count_parameters(build_model("cogn", {})) < 0.75e6
+    """Reference coGN: kgcnn 3.0.2's ``make_model(**model_default).count_params()``."""
+    assert count_parameters(build_model("cogn", {})) == 697_601
 
 
 def test_reference_congn_parameter_count():
-    """Reference coNGN (width 160, 5 nested blocks, area basis): about 2.8 M parameters."""
-    assert 2.7e6 < count_parameters(build_model("congn", {})) < 2.9e6
+    """Reference coNGN: kgcnn 3.0.2's ``make_model(**model_default_nested).count_params()``."""
+    assert count_parameters(build_model("congn", {})) == 2_799_201
+
+
+def test_reference_initialisation():
+    """init: reference starts as Keras does: zero biases, glorot-uniform dense weights,
+    embedding in U(-0.05, 0.05), orthogonal GRU recurrent kernels."""
+    torch.manual_seed(0)
+    model = build_model("congn", {"width": 32, "blocks": 2, "area_basis": 4})
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            fan_out, fan_in = module.weight.shape
+            limit = (6 / (fan_in + fan_out)) ** 0.5
+            assert module.weight.abs().max() <= limit
+            assert module.weight.abs().max() > 0.9 * limit  # uniform up to the limit
+            assert (module.bias == 0).all()
+        if isinstance(module, torch.nn.GRUCell):
+            w = module.weight_hh.detach()
+            assert torch.allclose(w.T @ w, torch.eye(w.shape[1]), atol=1e-5)
+            assert (module.bias_ih == 0).all() and (module.bias_hh == 0).all()
+    embedding = model.atoms.embedding.weight
+    assert embedding.abs().max() <= 0.05 and embedding.std() > 0.02
+
+
+def test_torch_initialisation_is_pytorchs():
+    torch.manual_seed(0)
+    model = build_model("cogn", {"width": 32, "blocks": 2, "init": "torch"})
+    assert model.atoms.embedding.weight.std() > 0.9  # nn.Embedding's N(0, 1)
+    assert any((m.bias != 0).any() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+@pytest.mark.parametrize("key", ["init", "elements"])
+def test_unknown_init_or_element_table_is_named(key):
+    with pytest.raises(ValueError, match=key):
+        build_model("cogn", {key: "keras"})
 
 
 def voronoi_line_graph(structure):

@@ -118,3 +118,23 @@ rule matbench_submission:
         "crystalbench matbench-submission --predictions {input.predictions:q} "
         "--data-dir {params.data_dir:q} --model {wildcards.model} --graph {wildcards.graph} "
         "--out {output.results:q} --scores {output.scores:q} > {log:q} 2>&1"
+
+
+if config.get("publish"):
+
+    rule publish:
+        input:
+            **publish_inputs(),
+        output:
+            f"{config['publish']}/provenance.json",
+        log:
+            "results/logs/aggregate/publish.log",
+        conda:
+            "../../envs/crystalbench.yaml"
+        params:
+            out=config["publish"],
+            configfile=workflow.configfiles[-1] if workflow.configfiles else "",
+            run_dirs=lambda wc, input: [os.path.dirname(m) for m in input.runs],
+        shell:
+            "crystalbench publish --out {params.out:q} --config {params.configfile:q} "
+            "--files {input.files:q} --runs {params.run_dirs:q} > {log:q} 2>&1"
