@@ -227,7 +227,8 @@ def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: 
           f"{check_element_table(python):.1e}", file=sys.stderr)
     paths = pipeline_inputs(dataset, cores=2)
     names = ["kgcnn", *(OURS if variants else ["ours"])]
-    runs = [Run(v, f, s, e) for e in epochs for f in folds for s in seeds for v in names]
+    # variant by variant, so a comparison cut short lacks whole variants, not seeds
+    runs = [Run(v, f, s, e) for v in names for e in epochs for f in folds for s in seeds]
     missing = [r for r in runs if not r.path(out_dir, dataset).exists()]
     worker = start_kgcnn(python, [r for r in missing if r.variant == "kgcnn"], out_dir,
                          dataset, paths)
