@@ -172,7 +172,7 @@ def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
 def cmd_publish(args: argparse.Namespace) -> None:
     from crystalbench.publish import publish
 
-    publish(args.out, args.config, args.files, args.runs)
+    publish(args.out, args.config, args.runs, args.reference_scores, args.data_dir)
 
 
 def cmd_bench_kgcnn_train(args: argparse.Namespace) -> None:
@@ -298,12 +298,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True)
     s.set_defaults(func=cmd_matbench_submission)
 
-    s = sub.add_parser("publish", help="copy studies' results and runs into a tracked folder "
-                       "with their provenance")
+    s = sub.add_parser("publish", help="add finished runs to a tracked folder and rebuild its "
+                       "tables, figures and submissions, with provenance")
     s.add_argument("--out", required=True)
-    s.add_argument("--config", required=True, help="the config file the results came from")
-    s.add_argument("--files", nargs="*", default=[], help="tables, figures, submissions")
-    s.add_argument("--runs", nargs="*", default=[], help="run folders (metrics.json inside)")
+    s.add_argument("--config", required=True, help="the config file the runs came from")
+    s.add_argument("--runs", nargs="*", default=[], help="finished run folders to add")
+    s.add_argument("--reference-scores", default="config/reference/matbench_scores.yaml")
+    s.add_argument("--data-dir", help="verified dataset files (for MatBench submissions)")
     s.set_defaults(func=cmd_publish)
 
     s = sub.add_parser("bench-graphs", help="benchmark: ASU vs cell kNN graph building speed")

@@ -124,7 +124,13 @@ if config.get("publish"):
 
     rule publish:
         input:
-            **publish_inputs(),
+            runs=publish_runs(),
+            data=lambda wc: [
+                f"resources/datasets/{d}.json.gz"
+                for d in study_datasets()
+                if config["datasets"][d]["source"] == "matbench"
+            ],
+            scores=MATBENCH_REFERENCE_SCORES,
         output:
             f"{config['publish']}/provenance.json",
         log:
@@ -137,4 +143,5 @@ if config.get("publish"):
             run_dirs=lambda wc, input: [os.path.dirname(m) for m in input.runs],
         shell:
             "crystalbench publish --out {params.out:q} --config {params.configfile:q} "
-            "--files {input.files:q} --runs {params.run_dirs:q} > {log:q} 2>&1"
+            "--runs {params.run_dirs:q} --reference-scores {input.scores:q} "
+            "--data-dir resources/datasets > {log:q} 2>&1"

@@ -152,20 +152,11 @@ def matbench_outputs():
     ]
 
 
-def publish_inputs():
-    """What `publish` copies: every study's tables, PNG figures and runs, the graph
-    statistics and the MatBench table and submission files."""
-    files = [f for f in study_outputs() if not f.endswith(".svg")]
-    files += [f for f in graph_stats_outputs()] + matbench_outputs()
-    files += [
-        f.replace("results.json.gz", "scores.json")
-        for f in matbench_outputs()
-        if f.endswith("results.json.gz")
-    ]
-    runs = sorted(
+def publish_runs():
+    """Every run of every study: what `publish` copies and rebuilds the tables from."""
+    return sorted(
         {r for study in config["studies"] for r in study_runs(study, "metrics.json")}
     )
-    return {"files": files, "runs": runs}
 
 
 def matbench_runs(wildcards):
