@@ -218,6 +218,43 @@ def format_table(rows: list[dict[str, Any]], unit: str) -> str:
     return "\n".join(lines)
 
 
+def curves_figure(out: Path, dataset: str, path: Path) -> None:
+    """Training loss (MAE of standardised targets) per epoch, mean over seeds with the seeds'
+    range shaded: one panel per (fold, budget), one line per side and variant."""
+    import matplotlib.pyplot as plt
+
+    from crystalbench.plots import save_figure
+
+    groups: dict[tuple[int, int], dict[str, list[list[float]]]] = {}
+    for file in sorted((out / dataset).glob("fold*/epochs*/*/seed*.json")):
+        fold, epochs, variant = file.parts[-4:-1]
+        curve = json.loads(file.read_text())["train_loss"]
+        groups.setdefault((int(fold[4:]), int(epochs[6:])), {}).setdefault(
+            variant, []).append(curve)
+    panels = sorted(groups)
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (fold, epochs) in zip(axes[0], panels, strict=True):
+        for variant in ["kgcnn", *OURS]:
+            curves = groups[(fold, epochs)].get(variant)
+            if not curves:
+                continue
+            values = np.array(curves)
+            x = np.arange(1, values.shape[1] + 1)
+            line, = ax.plot(x, values.mean(0), lw=1.2,
+                            label=f"{variant} ({len(curves)} seed{'s' * (len(curves) > 1)})")
+            if len(curves) > 1:
+                ax.fill_between(x, values.min(0), values.max(0), color=line.get_color(),
+                                alpha=0.2, lw=0)
+        ax.set(xlabel="epoch", ylabel="training loss (MAE, standardised target)",
+               yscale="log", title=f"{dataset} fold {fold}, {epochs} epochs")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("coGN training curves: kgcnn 3.0.2 and crystalbench (mean, seed range)")
+    save_figure(fig, [path])
+
+
 def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: list[int],
                       venv: str, out: str, variants: bool, scratch: str) -> str:
     """Train what is missing, then print and return the side-by-side table."""
@@ -240,6 +277,7 @@ def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: 
         raise SystemExit(f"kgcnn's worker failed: see {out_dir / dataset / 'kgcnn_worker.log'}")
     rows = summary_rows(out_dir, dataset)
     write_json(out_dir / dataset / "summary.json", rows)
+    curves_figure(out_dir, dataset, out_dir / dataset / "training_curves.png")
     table = format_table(rows, task_metadata(dataset)["unit"])
     print(f"{dataset}: kgcnn 3.0.2 coGN vs crystalbench coGN, ASU kNN-24, batch 64, "
           f"Adam 5e-4 -> 1e-5; mean ± std over seeds; one thread per side, both sides at once")
