@@ -66,7 +66,8 @@ class Run:
 def kgcnn_train_python(venv: Path) -> Path:
     """The venv's python, creating the venv and installing kgcnn's training stack if needed."""
     python = venv / "bin" / "python"
-    probe = [str(python), "-c", "import tensorflow, kgcnn.literature.coGN"]
+    probe = [str(python), "-c", "import tensorflow, kgcnn.literature.coGN, "
+             "kgcnn.crystal.preprocessor, kgcnn.training.schedule, sklearn.preprocessing"]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python
     print(f"installing kgcnn 3.0.2 and TensorFlow 2.15 into {venv} (about 2 minutes)",
