@@ -219,6 +219,47 @@ def format_table(rows: list[dict[str, Any]], unit: str) -> str:
     return "\n".join(lines)
 
 
+def test_errors(path: Path, dataset: str) -> dict[str, float]:
+    """id -> |prediction - target| of one run's test structures."""
+    from crystalbench.matbench import matbench_id
+
+    result = json.loads(path.read_text())
+    n_rows = task_metadata(dataset)["n_samples"]
+    ids = result.get("test_ids") or [matbench_id(dataset, r, n_rows)
+                                     for r in result["test_rows"]]
+    return dict(zip(ids, result["test_predictions"], strict=True))
+
+
+def gap_decomposition(out: Path, dataset: str, targets: dict[str, float], top: int = 3,
+                      ) -> list[str]:
+    """Where the test-MAE gap between kgcnn and ours comes from, per (fold, budget): the mean
+    gap, the median per-structure gap and the structures that contribute most (errors
+    averaged over the seeds both sides have)."""
+    lines = []
+    for kgcnn_dir in sorted((out / dataset).glob("fold*/epochs*/kgcnn")):
+        seeds = sorted(p.name for p in kgcnn_dir.glob("seed*.json")
+                       if (kgcnn_dir.parent / "ours" / p.name).exists())
+        if not seeds:
+            continue
+        errors = {}
+        for side in ("kgcnn", "ours"):
+            runs = [test_errors(kgcnn_dir.parent / side / s, dataset) for s in seeds]
+            ids = sorted(runs[0])
+            errors[side] = np.array([[abs(r[i] - targets[i]) for i in ids] for r in runs]
+                                    ).mean(0)
+        gap = errors["kgcnn"] - errors["ours"]
+        order = np.argsort(-np.abs(gap))[:top]
+        share = gap[order].sum() / len(gap)
+        fold, epochs = kgcnn_dir.parts[-3:-1]
+        lines.append(
+            f"{fold} {epochs}, {len(seeds)} seed(s): MAE gap kgcnn - ours {gap.mean():+.2f}, "
+            f"median per-structure gap {np.median(gap):+.2f}; the {top} largest contribute "
+            f"{share:+.2f}: " + "; ".join(
+                f"{ids[i]} (target {targets[ids[i]]:.1f}: kgcnn error {errors['kgcnn'][i]:.1f},"
+                f" ours {errors['ours'][i]:.1f})" for i in order))
+    return lines
+
+
 def curves_figure(out: Path, dataset: str, path: Path) -> None:
     """Training loss (MAE of standardised targets) per epoch, mean over seeds with the seeds'
     range shaded: one panel per (fold, budget), one line per side and variant."""
@@ -283,4 +324,9 @@ def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: 
     print(f"{dataset}: kgcnn 3.0.2 coGN vs crystalbench coGN, ASU kNN-24, batch 64, "
           f"Adam 5e-4 -> 1e-5; mean ± std over seeds; one thread per side, both sides at once")
     print(table)
+    from crystalbench.matbench import read_matbench_json
+
+    targets = {s.id: s.target for s in read_matbench_json(paths["data"])}
+    for line in gap_decomposition(out_dir, dataset, targets):
+        print(line)
     return table
