@@ -24,7 +24,8 @@ def run(*args, cwd=REPO, check=True):
     return result
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/demo.yaml"])
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/demo.yaml",
+                                    "config/matbench_paper.yaml"])
 def test_snakemake_lint_is_clean(config):
     result = run(BIN / "snakemake", "--lint", "--configfile", config)
     assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr

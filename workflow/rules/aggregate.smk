@@ -138,7 +138,7 @@ if config.get("publish"):
         conda:
             "../../envs/crystalbench.yaml"
         params:
-            out=config["publish"],
+            out=lambda wc, output: os.path.dirname(output[0]),
             configfile=workflow.configfiles[-1] if workflow.configfiles else "",
             run_dirs=lambda wc, input: [os.path.dirname(m) for m in input.runs],
         shell:
