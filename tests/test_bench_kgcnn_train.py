@@ -40,3 +40,14 @@ def test_rows_average_seeds_and_gaps_use_matbench_ids(tmp_path):
     (line,) = gap_decomposition(tmp_path, "matbench_jdft2d", targets, top=1)
     # errors: kgcnn 0 and 20, ours 0 and 10: mean gap 5, all of it from mb-jdft2d-010
     assert "gap kgcnn - ours +5.00" in line and "mb-jdft2d-010" in line
+
+
+def test_gap_refuses_runs_tested_on_different_crystals(tmp_path):
+    write_run(tmp_path, "kgcnn", 0, 10.0, [1.0, 30.0])
+    write_run(tmp_path, "ours", 0, 9.0, [1.0, 20.0])
+    path = Run("ours", 0, 0, 200).path(tmp_path, "matbench_jdft2d")
+    result = json.loads(path.read_text())
+    result["test_ids"] = ["mb-jdft2d-001", "mb-jdft2d-011"]
+    path.write_text(json.dumps(result))
+    with pytest.raises(ValueError, match="different crystals"):
+        gap_decomposition(tmp_path, "matbench_jdft2d", {}, top=1)

@@ -218,8 +218,8 @@ def format_table(rows: list[dict[str, Any]], unit: str) -> str:
     return "\n".join(lines)
 
 
-def test_errors(path: Path, dataset: str) -> dict[str, float]:
-    """id -> |prediction - target| of one run's test structures."""
+def predictions_by_id(path: Path, dataset: str) -> dict[str, float]:
+    """id -> test prediction of one run (kgcnn's runs name rows, ours ids)."""
     from crystalbench.matbench import matbench_id
 
     result = json.loads(path.read_text())
@@ -240,12 +240,13 @@ def gap_decomposition(out: Path, dataset: str, targets: dict[str, float], top: i
                        if (kgcnn_dir.parent / "ours" / p.name).exists())
         if not seeds:
             continue
-        errors = {}
-        for side in ("kgcnn", "ours"):
-            runs = [test_errors(kgcnn_dir.parent / side / s, dataset) for s in seeds]
-            ids = sorted(runs[0])
-            errors[side] = np.array([[abs(r[i] - targets[i]) for i in ids] for r in runs]
-                                    ).mean(0)
+        runs = {side: [predictions_by_id(kgcnn_dir.parent / side / s, dataset)
+                       for s in seeds] for side in ("kgcnn", "ours")}
+        ids = sorted(runs["kgcnn"][0])
+        if any(sorted(r) != ids for side_runs in runs.values() for r in side_runs):
+            raise ValueError(f"{kgcnn_dir.parent}: the runs were tested on different crystals")
+        errors = {side: np.array([[abs(r[i] - targets[i]) for i in ids] for r in side_runs]
+                                 ).mean(0) for side, side_runs in runs.items()}
         gap = errors["kgcnn"] - errors["ours"]
         order = np.argsort(-np.abs(gap))[:top]
         share = gap[order].sum() / len(gap)

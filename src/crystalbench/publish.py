@@ -89,6 +89,7 @@ def write_matbench(config: dict[str, Any], runs: list[Path], out: Path,
                    reference_scores: Path, data_dir: Path | None) -> list[str]:
     """MatBench table of the runs present, and a submission per (model, graph) for the tasks
     with all folds (needs the dataset files in ``data_dir``); returns the tasks submitted."""
+    from crystalbench import __version__
     from crystalbench.matbench_table import write_matbench_table
     from crystalbench.submission import write_submission
 
@@ -105,8 +106,6 @@ def write_matbench(config: dict[str, Any], runs: list[Path], out: Path,
         complete = {t: rs for t, rs in tasks.items() if len(rs) == folds}
         if not complete or data_dir is None:
             continue
-        from crystalbench import __version__
-
         folder = out / "matbench" / f"{model}-{graph}"
         write_submission([r / "predictions.parquet" for rs in complete.values() for r in rs],
                          data_dir, folder / "results.json.gz", folder / "scores.json",

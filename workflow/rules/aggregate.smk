@@ -125,11 +125,7 @@ if config.get("publish"):
     rule publish:
         input:
             runs=publish_runs(),
-            data=lambda wc: [
-                f"resources/datasets/{d}.json.gz"
-                for d in study_datasets()
-                if config["datasets"][d]["source"] == "matbench"
-            ],
+            data=lambda wc: matbench_datasets(wc) if matbench_study() else [],
             scores=MATBENCH_REFERENCE_SCORES,
         output:
             f"{config['publish']}/provenance.json",
@@ -141,7 +137,12 @@ if config.get("publish"):
             out=lambda wc, output: os.path.dirname(output[0]),
             configfile=workflow.configfiles[-1] if workflow.configfiles else "",
             run_dirs=lambda wc, input: [os.path.dirname(m) for m in input.runs],
+            data_dir=lambda wc, input: (
+                f"--data-dir {subpath(input.data[0], parent=True)}"
+                if input.data
+                else ""
+            ),
         shell:
             "crystalbench publish --out {params.out:q} --config {params.configfile:q} "
             "--runs {params.run_dirs:q} --reference-scores {input.scores:q} "
-            "--data-dir resources/datasets > {log:q} 2>&1"
+            "{params.data_dir} > {log:q} 2>&1"
