@@ -1,17 +1,21 @@
 """bench-kgcnn-train's bookkeeping (the training itself needs kgcnn's TensorFlow venv):
-per-seed results averaged per row, and kgcnn's row numbers mapped to MatBench ids."""
+per-seed results averaged per row, kgcnn's row numbers mapped to MatBench ids, and kgcnn's
+graphs compared with ours."""
 
 import json
 import statistics
 
+import numpy as np
 import pytest
 
 from crystalbench.bench_kgcnn_train import (
     Run,
+    compare_graphs,
     format_table,
     gap_decomposition,
     summary_rows,
 )
+from crystalbench.graphs import CrystalGraph, write_graph_table
 
 
 def write_run(out, variant, seed, test_mae, predictions):
@@ -51,3 +55,37 @@ def test_gap_refuses_runs_tested_on_different_crystals(tmp_path):
     path.write_text(json.dumps(result))
     with pytest.raises(ValueError, match="different crystals"):
         gap_decomposition(tmp_path, "matbench_jdft2d", {}, top=1)
+
+
+def test_table_lists_the_kgcnn_variant_after_kgcnn_with_its_ratio(tmp_path):
+    write_run(tmp_path, "kgcnn", 0, 10.0, [1.0, 30.0])
+    write_run(tmp_path, "kgcnn-torch-optimizer", 0, 8.0, [1.0, 30.0])
+    write_run(tmp_path, "ours", 0, 9.0, [1.0, 20.0])
+    lines = format_table(summary_rows(tmp_path, "matbench_jdft2d"), "meV/atom").splitlines()
+    assert [line.split()[2] for line in lines[1:]] == ["kgcnn", "kgcnn-torch-optimizer", "ours"]
+    assert "0.800" in lines[2]  # 8 / 10
+
+
+def kgcnn_graph(multiplicity, lengths):
+    """A two-node graph as kgcnn's worker writes it: (receiver, sender) pairs and vectors."""
+    edges = [[node, 1 - node] for node, node_lengths in enumerate(lengths) for _ in node_lengths]
+    offsets = [[d, 0.0, 0.0] for node_lengths in lengths for d in node_lengths]
+    return {"atomic_number": [8, 26], "multiplicity": multiplicity, "edge_indices": edges,
+            "offset": offsets}
+
+
+def test_graphs_compare_as_equal_up_to_a_multiplicity_factor_or_different(tmp_path):
+    lengths = [[2.0, 2.5], [2.0, 3.0]]
+    ours = [CrystalGraph(f"mb-jdft2d-00{i}", np.array([8, 26]), np.array([1, 2]),
+                         np.array([1, 1, 0, 0]), np.array([0, 0, 1, 1]),
+                         np.array([[d, 0.0, 0.0] for row in lengths for d in row]))
+            for i in (1, 2, 3, 4)]
+    write_graph_table(iter(ours), tmp_path / "g.parquet", {}, len(ours))
+    theirs = [kgcnn_graph([1, 2], [[2.0, 2.5], [3.0, 2.0 + 1e-4]]),  # edge order, rounding
+              kgcnn_graph([2, 4], lengths),  # conventional cell: multiplicities doubled
+              kgcnn_graph([1, 2], [[2.0, 2.5], [2.0, 3.5]]),  # another 2nd neighbour
+              kgcnn_graph([1, 2], [[2.0, 2.5, 2.5], [2.0, 3.0]])]  # a tie kept
+    classes = compare_graphs(theirs, tmp_path / "g.parquet", "matbench_jdft2d")
+    assert classes == {"equal": ["mb-jdft2d-001"],
+                       "equal up to a multiplicity factor": ["mb-jdft2d-002"],
+                       "different": ["mb-jdft2d-003", "mb-jdft2d-004"]}

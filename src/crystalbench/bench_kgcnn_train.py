@@ -12,7 +12,10 @@ at the same time on two cores, so their epoch times are measured under the same 
 Every run's result is kept as JSON under ``out`` and reused when the bench is run again, so
 a long comparison can be done in parts; a run is redone only when its file is deleted.
 ``variants`` adds our coGN with each reference-faithful default switched back to PyTorch's
-(``init: torch``, ``elements: pymatgen``, both), to measure which difference matters.
+(``init: torch``, ``elements: pymatgen``, both), and kgcnn with our trainer's optimizer
+settings (Adam epsilon 1e-8 for Keras' 1e-7, the decay spread over whole batches per epoch),
+to measure which difference matters. The graphs kgcnn trains on are compared with ours
+crystal by crystal, so a gap cannot hide in the graph construction.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
               "TF_CPP_MIN_LOG_LEVEL": "2"}
 CONFIG = "config/matbench_reduced.yaml"  # offline data folder, official folds
 GRAPH = "asu-knn24"
+KGCNN = {"kgcnn": "keras", "kgcnn-torch-optimizer": "torch"}  # variant -> worker's optimizer
 OURS = {"ours": {}, "ours-init-torch": {"init": "torch"},
         "ours-elements-pymatgen": {"elements": "pymatgen"},
         "ours-torch-defaults": {"init": "torch", "elements": "pymatgen"}}
+VARIANTS = [*KGCNN, *OURS]  # table order
 PROTOCOL = {"batch_size": 64, "lr": 5e-4, "lr_end": 1e-5}
 
 
@@ -53,7 +58,7 @@ PROTOCOL = {"batch_size": 64, "lr": 5e-4, "lr_end": 1e-5}
 class Run:
     """One training run of the comparison: which side, which fold, seed and budget."""
 
-    variant: str  # "kgcnn" or a key of OURS
+    variant: str  # a key of KGCNN or OURS
     fold: int
     seed: int
     epochs: int
@@ -115,6 +120,71 @@ def check_element_table(python: Path) -> float:
     return float(np.abs(element_feature_table("reference")[1:] - theirs).max())
 
 
+def node_signatures(atomic_numbers: list[int], multiplicity: list[int],
+                    receivers: list[int], lengths: list[float]) -> list[tuple[Any, ...]]:
+    """Per ASU node: Z, multiplicity divided by the crystal's smallest, and the sorted
+    lengths of its incoming edges; sorted, so two graphs compare without matching nodes."""
+    incoming: list[list[float]] = [[] for _ in atomic_numbers]
+    for node, length in zip(receivers, lengths, strict=True):
+        incoming[node].append(length)
+    smallest = min(multiplicity)
+    return sorted((int(z), m / smallest, tuple(sorted(d)))
+                  for z, m, d in zip(atomic_numbers, multiplicity, incoming, strict=True))
+
+
+def same_graph(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], tolerance: float) -> bool:
+    """Same nodes (Z, relative multiplicity) and edge lengths within ``tolerance`` (Angstrom)."""
+    return len(a) == len(b) and all(
+        x[:2] == y[:2] and len(x[2]) == len(y[2])
+        and np.allclose(x[2], y[2], rtol=0, atol=tolerance) for x, y in zip(a, b, strict=True))
+
+
+def compare_graphs(theirs: list[dict[str, Any]], graphs: Path, dataset: str,
+                   tolerance: float = 0.01) -> dict[str, list[str]]:
+    """kgcnn's graphs (the worker's JSON, in dataset row order) against our graph table:
+    ids whose graphs are equal, equal but for one multiplicity factor over the whole crystal
+    (kgcnn builds on the conventional cell; the multiplicity-weighted mean readout cancels
+    it), or different."""
+    from crystalbench.graphs import read_graph_table
+    from crystalbench.matbench import matbench_id
+
+    table = read_graph_table(graphs)
+    row_of = {id_: i for i, id_ in enumerate(table.ids)}
+    classes: dict[str, list[str]] = {"equal": [], "equal up to a multiplicity factor": [],
+                                     "different": []}
+    n_rows = task_metadata(dataset)["n_samples"]
+    for row, graph in enumerate(theirs):
+        id_ = matbench_id(dataset, row, n_rows)
+        graph_ours = table.graph(row_of[id_])
+        ours = node_signatures(graph_ours.atomic_numbers.tolist(),
+                               graph_ours.multiplicity.tolist(), graph_ours.edge_dst.tolist(),
+                               np.linalg.norm(graph_ours.edge_vec, axis=1).tolist())
+        kgcnn = node_signatures(graph["atomic_number"], graph["multiplicity"],
+                                [e[0] for e in graph["edge_indices"]],
+                                np.linalg.norm(np.asarray(graph["offset"]).reshape(-1, 3),
+                                               axis=1).tolist())
+        if not same_graph(ours, kgcnn, tolerance):
+            classes["different"].append(id_)
+        elif sorted(graph_ours.multiplicity.tolist()) == sorted(graph["multiplicity"]):
+            classes["equal"].append(id_)
+        else:
+            classes["equal up to a multiplicity factor"].append(id_)
+    return classes
+
+
+def kgcnn_graphs(python: Path, paths: dict[str, Path], scratch: Path) -> list[dict[str, Any]]:
+    """kgcnn's ASU kNN-24 graphs of the dataset file, built by its worker (kept in scratch)."""
+    graphs_out = scratch / "kgcnn_graphs.json"
+    if not graphs_out.exists() or graphs_out.stat().st_mtime < paths["data"].stat().st_mtime:
+        spec_path = scratch / "kgcnn_graphs_spec.json"
+        write_json(spec_path, {"data": str(paths["data"]), "threads": 1,
+                               "graphs_out": str(graphs_out), "runs": []})
+        worker = Path(__file__).with_name("kgcnn_train_worker.py")
+        subprocess.run([str(python), str(worker), str(spec_path)], check=True,
+                       env={**os.environ, **ONE_THREAD})
+    return json.loads(graphs_out.read_text())
+
+
 def start_kgcnn(python: Path, runs: list[Run], out: Path, dataset: str,
                 paths: dict[str, Path]) -> subprocess.Popen | None:
     """Start kgcnn's worker on the missing kgcnn runs (one process, sequentially)."""
@@ -124,7 +194,7 @@ def start_kgcnn(python: Path, runs: list[Run], out: Path, dataset: str,
     for run in runs:
         train, test = fold_rows(paths["splits"], run.fold)
         specs.append({"train": train, "test": test, "seed": run.seed, "epochs": run.epochs,
-                      "out": str(run.path(out, dataset))})
+                      "optimizer": KGCNN[run.variant], "out": str(run.path(out, dataset))})
     spec_path = out / dataset / "kgcnn_spec.json"
     write_json(spec_path, {"data": str(paths["data"]), "threads": 1, **PROTOCOL,
                            "provenance": provenance(()), "runs": specs})
@@ -202,7 +272,7 @@ def format_table(rows: list[dict[str, Any]], unit: str) -> str:
     keyed = {(r["fold"], r["epochs"], r["variant"]): r for r in rows}
     for fold, epochs in sorted({(r["fold"], r["epochs"]) for r in rows}):
         ref = keyed.get((fold, epochs, "kgcnn"))
-        for variant in ["kgcnn", *OURS]:
+        for variant in VARIANTS:
             r = keyed.get((fold, epochs, variant))
             if r is None:
                 continue
@@ -278,7 +348,7 @@ def curves_figure(out: Path, dataset: str, path: Path) -> None:
         return
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for ax, (fold, epochs) in zip(axes[0], panels, strict=True):
-        for variant in ["kgcnn", *OURS]:
+        for variant in VARIANTS:
             curves = groups[(fold, epochs)].get(variant)
             if not curves:
                 continue
@@ -298,8 +368,9 @@ def curves_figure(out: Path, dataset: str, path: Path) -> None:
 
 
 def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: list[int],
-                      venv: str, out: str, variants: bool, scratch: str) -> str:
-    """Train what is missing, then print and return the side-by-side table."""
+                      venv: str, out: str, variants: list[str] | None, scratch: str) -> str:
+    """Train what is missing, then print and return the side-by-side table. ``variants``:
+    None for kgcnn and ours only, [] for every variant, or the variants to add."""
     out_dir, scratch_dir = Path(out), Path(scratch)
     python = kgcnn_train_python(Path(venv))
     difference = check_element_table(python)
@@ -308,14 +379,21 @@ def bench_kgcnn_train(dataset: str, folds: list[int], seeds: list[int], epochs: 
     print(f"element table: largest difference from kgcnn's installed table {difference:.1e}",
           file=sys.stderr)
     paths = pipeline_inputs(dataset, cores=2)
-    names = ["kgcnn", *(OURS if variants else ["ours"])]
+    classes = compare_graphs(kgcnn_graphs(python, paths, scratch_dir / dataset),
+                             paths["graphs"], dataset)
+    print("graphs, kgcnn's against ours: " + ", ".join(
+        f"{len(ids)} {name}" for name, ids in classes.items())
+        + (f" ({', '.join(classes['different'])})" if classes["different"] else ""))
+    extra = [v for v in VARIANTS if v not in ("kgcnn", "ours")] if variants == [] else \
+        variants or []
+    names = list(dict.fromkeys(["kgcnn", "ours", *extra]))
     # variant by variant, so a comparison cut short lacks whole variants, not seeds
     runs = [Run(v, f, s, e) for v in names for e in epochs for f in folds for s in seeds]
     missing = [r for r in runs if not r.path(out_dir, dataset).exists()]
-    worker = start_kgcnn(python, [r for r in missing if r.variant == "kgcnn"], out_dir,
+    worker = start_kgcnn(python, [r for r in missing if r.variant in KGCNN], out_dir,
                          dataset, paths)
     for run in missing:
-        if run.variant != "kgcnn":
+        if run.variant in OURS:
             print(f"ours: {run}", file=sys.stderr, flush=True)
             train_ours(run, out_dir, dataset, paths, scratch_dir)
     if worker is not None and worker.wait() != 0:

@@ -348,8 +348,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--folds", type=int, nargs="+", default=[0])
     s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     s.add_argument("--epochs", type=int, nargs="+", default=[200])
-    s.add_argument("--variants", action="store_true",
-                   help="also train ours with init: torch, elements: pymatgen, and both")
+    s.add_argument("--variants", nargs="*", metavar="VARIANT",
+                   choices=["kgcnn-torch-optimizer", "ours-init-torch",
+                            "ours-elements-pymatgen", "ours-torch-defaults"],
+                   help="also train these variants (all when none is named): ours with init: "
+                   "torch, elements: pymatgen or both; kgcnn with our optimizer settings")
     s.add_argument("--venv", default=".kgcnn-train-venv",
                    help="throwaway venv for kgcnn and TensorFlow (created)")
     s.add_argument("--out", default="benchmarks/kgcnn_train",

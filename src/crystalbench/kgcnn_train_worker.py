@@ -4,17 +4,22 @@ throwaway kgcnn/TensorFlow venv, so it imports nothing from crystalbench.
 The protocol is the MatBench coGN submission's: ``KNNAsymmetricUnitCell(24)`` graphs,
 ``make_model(**model_default)``, targets scaled with ``StandardScaler``, MAE loss, Adam with a
 linear (polynomial power 1) decay from ``lr`` to ``lr_end`` over ``epochs * n_train / batch``
-steps, shuffled batches, last-epoch weights.
+steps, shuffled batches, last-epoch weights. A run with ``"optimizer": "torch"`` takes our
+trainer's settings instead (Adam epsilon 1e-8, decay over ``epochs * ceil(n_train / batch)``
+steps), so the bench can tell whether those differences matter.
 
 Usage: python kgcnn_train_worker.py SPEC_JSON
 SPEC_JSON: {"data": matbench json.gz, "threads": int, "batch_size": int, "lr": float,
-"lr_end": float, "runs": [{"train": [row], "test": [row], "seed": int, "epochs": int,
-"out": path}]}. Each run writes its ``out`` JSON (written to a temporary name, then renamed)
-with test and train MAE, seconds per epoch, the loss history and the test predictions.
+"lr_end": float, "graphs_out": optional path, "runs": [{"train": [row], "test": [row],
+"seed": int, "epochs": int, "optimizer": "keras" | "torch", "out": path}]}. With
+``graphs_out`` kgcnn's graphs are written there as JSON first. Each run writes its ``out``
+JSON (written to a temporary name, then renamed) with test and train MAE, seconds per
+epoch, the loss history and the test predictions.
 """
 
 import gzip
 import json
+import math
 import os
 import sys
 import time
@@ -86,9 +91,15 @@ def train_run(spec, run, graphs, targets):
     y_train = np.asarray([targets[i] for i in train], dtype=float).reshape(-1, 1)
     scaler = StandardScaler()
     y_scaled = scaler.fit_transform(y_train)
-    schedule = KerasPolynomialDecaySchedule(len(train), spec["batch_size"], run["epochs"],
-                                            lr_start=spec["lr"], lr_stop=spec["lr_end"])
-    model.compile(optimizer=ks.optimizers.Adam(learning_rate=schedule),
+    if run.get("optimizer", "keras") == "torch":  # our trainer's whole batches and epsilon
+        steps = run["epochs"] * math.ceil(len(train) / spec["batch_size"])
+        schedule = ks.optimizers.schedules.PolynomialDecay(spec["lr"], steps, spec["lr_end"])
+        epsilon = 1e-8
+    else:
+        schedule = KerasPolynomialDecaySchedule(len(train), spec["batch_size"], run["epochs"],
+                                                lr_start=spec["lr"], lr_stop=spec["lr_end"])
+        epsilon = 1e-7  # Keras' default
+    model.compile(optimizer=ks.optimizers.Adam(learning_rate=schedule, epsilon=epsilon),
                   loss=ks.losses.MeanAbsoluteError())
 
     class EpochTimes(ks.callbacks.Callback):
@@ -116,6 +127,7 @@ def train_run(spec, run, graphs, targets):
     result = {
         "implementation": "kgcnn", "kgcnn": version("kgcnn"),
         "tensorflow": tf.__version__, "seed": run["seed"], "epochs": run["epochs"],
+        "optimizer": run.get("optimizer", "keras"), "adam_epsilon": epsilon,
         "parameters": int(model.count_params()),
         "test_mae": float(np.abs(pred_test - y_test).mean()),
         "train_mae": float(np.abs(pred_train - y_train.ravel()).mean()),
@@ -142,6 +154,11 @@ def main():
     rows = load_rows(spec["data"])
     targets = [float(row[1]) for row in rows]
     graphs = build_graphs(rows)
+    if spec.get("graphs_out"):
+        out = Path(spec["graphs_out"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_name(out.name + ".tmp").write_text(json.dumps(graphs))
+        os.replace(out.with_name(out.name + ".tmp"), out)
     for run in spec["runs"]:
         train_run(spec, run, graphs, targets)
 
