@@ -202,7 +202,7 @@ def test_every_basis_runs(basis, graphs):
 def test_edge_basis_values():
     unit = torch.tensor([[0.0, 0.0, 1.0], [0.6, 0.8, 0.0]], dtype=torch.float64)
     dist = torch.tensor([[0.5, 0.3, 0.2, 1e-3], [0.25, 0.1, 0.1, 1e-3]], dtype=torch.float64)
-    sine = EdgeBasis("powersine", n_freqs=3).double()(unit, dist)
+    sine = EdgeBasis("powersine", n_freqs=3, max_freq=1.21).double()(unit, dist)  # geometric
     raw = torch.cat([unit, dist], 1)
     expected = torch.sin(raw[:, :, None] * torch.tensor([1.0, 1.1, 1.21])).flatten(1)
     torch.testing.assert_close(sine, expected.double())

@@ -23,7 +23,7 @@ from crystalbench.forces.emt_demo import generate_emt_frames
 from crystalbench.forces.graphs import ForceGraphSpec, build_force_graph
 from crystalbench.models import build_force_model
 
-DEMO_FORCENET = {"hidden": 64, "interactions": 3, "decoder_hidden": 64, "n_freqs": 16}
+DEMO_FORCENET = {"hidden": 64, "interactions": 3, "decoder_hidden": 64}  # reference basis
 
 
 def _l2mae(model: torch.nn.Module, batch: Batch, scale: float) -> float:

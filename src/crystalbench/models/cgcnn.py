@@ -19,6 +19,7 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import CGConv
 
 from crystalbench.models.layers import AtomEmbedding, edge_lengths, graph_readout
+from crystalbench.models.resolution import check_resolution
 
 
 @dataclass
@@ -50,10 +51,17 @@ class CGCNN(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(cfg.hidden, cfg.hidden)
                                     for _ in range(cfg.hidden_layers - 1))
         self.out = nn.Linear(cfg.hidden, cfg.n_targets)
+        self.distance_cosine = check_resolution(
+            self.expand, cfg.gaussian_max, f"CGCNN's Gaussian basis (gaussian_max "
+            f"{cfg.gaussian_max}, gaussian_step {cfg.gaussian_step})")
+
+    def expand(self, d: torch.Tensor) -> torch.Tensor:
+        """Gaussians of width gaussian_step at every step from 0 to gaussian_max."""
+        return torch.exp(-((d[:, None] - self.centres) ** 2) / self.cfg.gaussian_step**2)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         d = edge_lengths(batch)
-        e = torch.exp(-((d[:, None] - self.centres) ** 2) / self.cfg.gaussian_step**2)
+        e = self.expand(d)
         h = self.atoms(batch.z)
         for conv in self.convs:
             h = softplus(conv(h, batch.edge_index, e))

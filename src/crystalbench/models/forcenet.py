@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch
 
-from crystalbench.models.forcenet_basis import EdgeBasis, FeatureBasis
+from crystalbench.models.forcenet_basis import REFERENCE_MAX_FREQ, EdgeBasis, FeatureBasis
 from crystalbench.models.forcenet_elements import covalent_radius_table, forcenet_element_table
 from crystalbench.models.layers import (
     activation,
@@ -37,6 +37,7 @@ from crystalbench.models.layers import (
     require_within_cutoff,
     scatter_sum,
 )
+from crystalbench.models.resolution import check_resolution
 
 NORMS = ("layer", "batch", "none")
 MIN_DIST_TERM = 1e-3
@@ -52,7 +53,8 @@ class ForceNetConfig:
     cutoff: float = 6.0
     basis: str = "sphallmul"
     max_n: int = 3
-    n_freqs: int = 50
+    n_freqs: int = 50  # basis width: frequencies (powersine) or centres (gauss) per feature
+    max_freq: float = REFERENCE_MAX_FREQ  # powersine resolution: highest frequency per cutoff
     depth_mlp_edge: int = 2
     depth_mlp_node: int = 1
     activation: str = "swish"
@@ -128,7 +130,7 @@ class ForceNet(nn.Module):
             # the spherical basis is for directions; element properties get the sine basis
             kind = "powersine" if cfg.basis == "sphallmul" else cfg.basis
             node_basis = FeatureBasis(kind, self.elements.shape[1], cfg.n_freqs,
-                                      cfg.activation)
+                                      cfg.activation, cfg.max_freq)
             self.embedding = nn.Sequential(node_basis,
                                            nn.Linear(node_basis.out_dim, cfg.hidden))
         elif cfg.atom_features == "simple":
@@ -136,7 +138,9 @@ class ForceNet(nn.Module):
         else:
             raise ValueError(f"atom_features must be 'full' or 'simple', "
                              f"got {cfg.atom_features!r}")
-        self.edge_basis = EdgeBasis(cfg.basis, 4, cfg.n_freqs, cfg.max_n, cfg.activation)
+        self.edge_basis = EdgeBasis(cfg.basis, 4, cfg.n_freqs, cfg.max_n, cfg.activation,
+                                    cfg.max_freq)
+        self.distance_cosine = self.check_distance_basis()
         self.interactions = nn.ModuleList(
             ForceNetInteraction(cfg.hidden, self.edge_basis.out_dim, cfg.depth_mlp_edge,
                                 cfg.depth_mlp_node, cfg.activation, cfg.norm)
@@ -149,6 +153,19 @@ class ForceNet(nn.Module):
             nn.Linear(cfg.decoder_hidden, 3))
         _xavier(self.force_decoder)
         self.energy_head = nn.Linear(cfg.decoder_hidden, 1)
+
+    def check_distance_basis(self) -> float | None:
+        """Resolution of the fixed expansion each distance term goes through (None for the
+        learned ``linact`` and the unexpanded ``raw``); see ``models.resolution``."""
+        cfg = self.cfg
+        if cfg.basis not in ("powersine", "sphallmul", "gauss"):
+            return None
+        kind = "gauss" if cfg.basis == "gauss" else "powersine"
+        term = FeatureBasis(kind, 1, cfg.n_freqs, max_freq=cfg.max_freq)
+        return check_resolution(lambda d: term(d[:, None] / cfg.cutoff), cfg.cutoff,
+                                f"ForceNet's {kind} distance basis (n_freqs {cfg.n_freqs}"
+                                + (f", max_freq {cfg.max_freq:.3g})" if kind == "powersine"
+                                   else ")"))
 
     def edge_features(self, batch: Batch, dist: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor]:

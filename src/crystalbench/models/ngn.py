@@ -34,6 +34,7 @@ from crystalbench.models.layers import (
     require,
     scatter_sum,
 )
+from crystalbench.models.resolution import check_resolution
 
 
 @dataclass
@@ -139,6 +140,9 @@ class NGN(nn.Module):
         self.cfg = cfg
         self.atoms = AtomEmbedding(cfg.width, cfg.elements)
         self.basis = GaussianBasis(0.0, cfg.distance_max, cfg.distance_basis, cfg.distance_sigma)
+        self.distance_cosine = check_resolution(
+            self.basis, cfg.distance_max, f"the distance basis (distance_basis "
+            f"{cfg.distance_basis}, distance_sigma {cfg.distance_sigma})")
         self.area_basis = (GaussianBasis(0.0, cfg.area_max, cfg.area_basis, cfg.area_sigma)
                            if cfg.area_basis else None)
         self.angle_basis = (GaussianBasis(0.0, cfg.angle_max, cfg.angle_basis, cfg.angle_sigma)

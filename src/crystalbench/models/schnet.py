@@ -17,6 +17,7 @@ from torch_geometric.data import Batch
 from torch_geometric.nn.models.schnet import GaussianSmearing, InteractionBlock, ShiftedSoftplus
 
 from crystalbench.models.layers import edge_lengths, graph_readout, require_within_cutoff
+from crystalbench.models.resolution import check_resolution
 
 
 @dataclass
@@ -42,6 +43,9 @@ class SchNet(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Embedding(119, cfg.width)
         self.smearing = GaussianSmearing(0.0, cfg.cutoff, cfg.gaussians)
+        self.distance_cosine = check_resolution(
+            self.smearing, cfg.cutoff, f"{self.name}'s Gaussian smearing (gaussians "
+            f"{cfg.gaussians}, cutoff {cfg.cutoff})")
         self.interactions = nn.ModuleList(
             InteractionBlock(cfg.width, cfg.gaussians, cfg.filters, cfg.cutoff)
             for _ in range(cfg.interactions))
