@@ -21,6 +21,8 @@ import yaml
 from crystalbench.aggregate import load_runs
 from crystalbench.io import write_text
 
+OFFICIAL_FOLDS = 5  # every MatBench v0.1 task
+
 
 def recorded_fold_scores(path: str | os.PathLike) -> dict[str, dict[int, dict[str, float]]]:
     """Per-task, per-fold scores recorded in a MatBench results file (e.g. the paper's).
@@ -35,6 +37,19 @@ def recorded_fold_scores(path: str | os.PathLike) -> dict[str, dict[int, dict[st
         task: {int(k.split("_")[1]): v["scores"] for k, v in info["results"].items()}
         for task, info in data["tasks"].items()
     }
+
+
+def partial_folds(folds: list[int], scores: list[float],
+                  paper_folds: dict[int, dict[str, float]], metric: str) -> str:
+    """Nothing for all official folds; else which folds the mean covers and the paper's coNGN
+    mean over the same folds, the only fair comparison for a partial run."""
+    if len(folds) == OFFICIAL_FOLDS:
+        return ""
+    note = f" ({len(folds)} of {OFFICIAL_FOLDS} folds: {', '.join(map(str, folds))}"
+    paper = [paper_folds[f][metric] for f in folds if metric in paper_folds.get(f, {})]
+    if len(paper) == len(folds):
+        note += f"; paper coNGN on them {np.mean(paper):.4g}"
+    return note + ")"
 
 
 def _fmt(pair: Sequence[float] | None) -> str:
@@ -66,7 +81,9 @@ def write_matbench_table(
         best = ref["best"]
         flag = " (unverified data)" if task in unverified else ""
         lines.append("| " + " | ".join([
-            task + flag, model, graph, metric, _fmt(ours), _fmt(ref["coGN"]),
+            task + flag, model, graph, metric,
+            _fmt(ours) + partial_folds(values["fold"].tolist(), values[metric].tolist(),
+                                       folds_ref.get(task, {}), metric), _fmt(ref["coGN"]),
             _fmt(ref["coNGN"]), f"{_fmt(best['score'])} ({best['model']})"]) + " |")
         if metric == "rocauc":
             prob = values["rocauc_probability"]
