@@ -39,8 +39,8 @@ def recorded_fold_scores(path: str | os.PathLike) -> dict[str, dict[int, dict[st
     }
 
 
-def partial_folds(folds: list[int], scores: list[float],
-                  paper_folds: dict[int, dict[str, float]], metric: str) -> str:
+def partial_folds(folds: list[int], paper_folds: dict[int, dict[str, float]],
+                  metric: str) -> str:
     """Nothing for all official folds; else which folds the mean covers and the paper's coNGN
     mean over the same folds, the only fair comparison for a partial run."""
     if len(folds) == OFFICIAL_FOLDS:
@@ -82,8 +82,8 @@ def write_matbench_table(
         flag = " (unverified data)" if task in unverified else ""
         lines.append("| " + " | ".join([
             task + flag, model, graph, metric,
-            _fmt(ours) + partial_folds(values["fold"].tolist(), values[metric].tolist(),
-                                       folds_ref.get(task, {}), metric), _fmt(ref["coGN"]),
+            _fmt(ours) + partial_folds(values["fold"].tolist(), folds_ref.get(task, {}),
+                                       metric), _fmt(ref["coGN"]),
             _fmt(ref["coNGN"]), f"{_fmt(best['score'])} ({best['model']})"]) + " |")
         if metric == "rocauc":
             prob = values["rocauc_probability"]
