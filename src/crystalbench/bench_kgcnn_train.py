@@ -354,7 +354,7 @@ def curves_figure(out: Path, dataset: str, path: Path) -> None:
                 continue
             values = np.array(curves)
             x = np.arange(1, values.shape[1] + 1)
-            line, = ax.plot(x, values.mean(0), lw=1.2,
+            line, = ax.plot(x, values.mean(0), lw=1.2, color=f"C{VARIANTS.index(variant)}",
                             label=f"{variant} ({len(curves)} seed{'s' * (len(curves) > 1)})")
             if len(curves) > 1:
                 ax.fill_between(x, values.min(0), values.max(0), color=line.get_color(),
