@@ -60,11 +60,25 @@ def test_dry_runs_build_the_expected_dags():
     # studies asu (2 graphs), connectivity (4 graphs, asu-knn24 shared) and models (5 models,
     # each on its graph; cogn-demo on asu-knn24 and the Voronoi graph shared): 8 graphs,
     # 5 x (2 + 3 + 4) = 45 runs
-    # forces: one EMT dataset and graph, 11 distinct models on one test fold, 4 studies
+    # forces: one EMT dataset and graph, 3 models x 3 seeds on one test fold, 1 study
     assert demo == {"aggregate": 3, "all": 1, "demo_structures": 1, "graph_stats": 1,
                     "graphs": 8, "splits": 1, "symmetry": 1, "train": 45, "s2ef_frames": 1,
-                    "s2ef_splits": 1, "s2ef_graphs": 1, "s2ef_train": 11, "s2ef_aggregate": 4,
-                    "total": 79}
+                    "s2ef_splits": 1, "s2ef_graphs": 1, "s2ef_train": 9, "s2ef_aggregate": 1,
+                    "total": 74}
+
+
+def test_force_study_overlay_dag_shares_runs_between_studies():
+    result = run(BIN / "snakemake", "-n", "-F", "--configfile", "config/demo.yaml",
+                 "config/forces_emt.yaml", "--", "force_studies")
+    counts = job_counts(result.stdout)
+    # demo 3 x 3; comparison 4 models x 3 seeds; data size 3 models x 2 more sizes x 3 seeds;
+    # plateau 1 more model, basis 4, activation 3, each x 3 seeds
+    assert counts["s2ef_train"] == 9 + 12 + 18 + 3 + 12 + 9
+    assert counts["s2ef_aggregate"] == 6 and counts["s2ef_data_size"] == 1
+    assert "train" not in counts  # the force target trains no crystal model
+    runs = set(re.findall(r"results/forces/runs/emt_slabs/dimenetpp-forces-emt/radius6-max50/"
+                          r"fold0/systems-(\w+)/seed(\d)/metrics.json", result.stdout))
+    assert runs == {(n, s) for n in ("7", "14", "all") for s in "012"}
 
 
 def test_paper_config_dag_has_every_task_and_fold_per_pair():
@@ -100,26 +114,35 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     forces = config["forces"]  # the ForceNet branch: 4 EMT systems, 2 folds of systems
     forces["datasets"]["emt_slabs"]["systems"] = 4
     forces["folds"] = 2
+    forces["models"]["dimenetpp-forces-demo"] = {
+        "architecture": "dimenetpp_forces", "train": {"augment": False},
+        "params": {"out_emb": 8, "int_emb": 8, "blocks": 1, "cutoff": 6.0}}
     for model in forces["models"].values():
         if model["architecture"] == "forcenet":
-            model["params"].update(hidden=8, decoder_hidden=8, interactions=1, n_freqs=4)
+            model["params"].update(hidden=8, decoder_hidden=8, interactions=1)
         else:
             model["params"].update(width=8)
         model["train"] = dict(model["train"], epochs=2, eval_every=1, rotated_copies=1)
-    forces["models"]["dimenetpp-forces-demo"]["params"].update(out_emb=8, int_emb=8, blocks=1)
+    physics = forces["studies"]["forcenet_vs_physics"]
+    physics.update(models=[*physics["models"], "dimenetpp-forces-demo"], seeds=[0, 1])
+    forces["studies"]["systems"] = {"datasets": ["emt_slabs"], "graphs": ["radius6-max50"],
+                                    "models": ["forcenet-demo"], "train_systems": [1, "all"]}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
     common = ("-s", REPO / "Snakefile", "-d", tmp_path, "--configfile", tmp_path / "tiny.yaml")
     run(BIN / "snakemake", "--cores", "2", *common)
     physics = pd.read_csv(tmp_path / "results/tables/forcenet_vs_physics.csv")
-    assert list(physics["model"]) == ["forcenet-demo", "schnet-forces-demo",
-                                      "dimenetpp-forces-demo"]
-    assert (physics["fold"] == 0).all() and physics["rotated_forces_l2mae"].notna().all()
-    assert set(pd.read_csv(tmp_path / "results/tables/basis.csv")["model"]) == {
-        "forcenet-demo", "forcenet-gauss", "forcenet-powersine", "forcenet-linact",
-        "forcenet-raw"}
-    for study in ("forcenet_vs_physics", "basis", "activation", "augmentation"):
-        assert "forces MAE" in (tmp_path / f"results/tables/{study}.md").read_text()
+    assert list(physics["model"]) == [m for m in ["forcenet-demo", "forcenet-noaug",
+                                                  "schnet-forces-demo",
+                                                  "dimenetpp-forces-demo"] for _ in (0, 1)]
+    assert list(physics["seed"]) == [0, 1] * 4 and (physics["fold"] == 0).all()
+    assert physics["rotated_forces_l2mae"].notna().all()
+    assert "| 2 × 1 |" in (tmp_path / "results/tables/forcenet_vs_physics.md").read_text()
+    systems = pd.read_csv(tmp_path / "results/tables/systems.csv")
+    assert sorted(systems["n_train_systems"]) == [1, 2]  # 2 folds of 4 systems: 2 train
+    for study in ("forcenet_vs_physics", "systems"):
+        assert "forces L2MAE" in (tmp_path / f"results/tables/{study}.md").read_text()
         assert (tmp_path / f"results/figures/{study}_time.png").stat().st_size > 10_000
+    assert (tmp_path / "results/figures/systems_data_size.png").stat().st_size > 10_000
     frames = pd.read_parquet(tmp_path / "results/forces/frames/emt_slabs.parquet",
                              columns=["id", "system"])
     frame_rejects = pd.read_parquet(tmp_path / "results/forces/frames/emt_slabs.rejects.parquet")
@@ -148,7 +171,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     html = (tmp_path / "results/report.html").read_text(errors="replace")
     assert "asu_parity.png" in html and "asu_bars.png" in html
     assert "graph_stats_demo_alloys.png" in html
-    assert "forcenet_vs_physics_time.png" in html and "augmentation.csv" in html
+    assert "forcenet_vs_physics_time.png" in html and "systems_data_size.png" in html
     again = run(BIN / "snakemake", "--cores", "2", *common)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -29,10 +29,11 @@ def inputs(tmp_path_factory):
     return folder / "g.parquet", folder / "s.parquet"
 
 
-def train(inputs, out, **cfg):
+def train(inputs, out, train_systems=None, **cfg):
     cfg = ForceTrainConfig(**{"epochs": 2, "batch_size": 8, "checkpoint_every": 1,
                               "rotated_copies": 1, **cfg})
-    return train_force_fold(*inputs, 0, "forcenet", FORCENET, cfg, out)
+    return train_force_fold(*inputs, 0, "forcenet", FORCENET, cfg, out,
+                            train_systems=train_systems)
 
 
 def test_outputs_split_by_system_and_metrics_match_predictions(inputs, tmp_path):
@@ -94,3 +95,55 @@ def test_augmentation_rotates_training_batches(inputs, tmp_path):
     h_on = pd.read_csv(tmp_path / "on/history.csv")
     h_off = pd.read_csv(tmp_path / "off/history.csv")
     assert not np.allclose(h_on["train_loss"], h_off["train_loss"])
+
+
+def test_training_subset_trains_on_fewer_systems(inputs, tmp_path):
+    metrics = train(inputs, tmp_path, train_systems=1)
+    assert metrics["n_train_systems"] == 1 and metrics["train_systems_requested"] == 1
+    assert metrics["n_train"] == 25  # one system's frames
+    with pytest.raises(ValueError, match="train_systems 3 outside 1..2"):
+        train(inputs, tmp_path / "too_many", train_systems=3)
+
+
+def test_zero_force_baseline_and_plateau_are_measured(inputs, tmp_path):
+    metrics = train(inputs, tmp_path, epochs=3)
+    pred = pd.read_parquet(tmp_path / "predictions.parquet")
+    ft = np.concatenate(pred["forces"].map(np.stack))
+    fixed = np.concatenate(pred["fixed"].to_numpy())
+    zero = force_metrics(np.zeros_like(ft), ft, fixed)["forces_l2mae"]
+    assert metrics["zero_force_l2mae"] == pytest.approx(zero, rel=1e-6)
+    history = pd.read_csv(tmp_path / "history.csv")
+    steps_per_epoch = -(-metrics["n_train"] // 8)
+    assert list(history["step"]) == [steps_per_epoch * e for e in (1, 2, 3)]
+    below = history["train_loss"] < force_train.PLATEAU_FRACTION * metrics[
+        "zero_force_train_loss"]
+    expected = int(history["step"][below].iloc[0]) if below.any() else None
+    assert metrics["plateau_steps"] == expected
+
+
+def test_plateau_steps_is_the_first_epoch_below_the_threshold():
+    history = [{"step": 10, "train_loss": 1.0}, {"step": 20, "train_loss": 0.95},
+               {"step": 30, "train_loss": 0.85}, {"step": 40, "train_loss": 0.95}]
+    assert force_train.plateau_steps(history, 1.0) == 30
+    assert force_train.plateau_steps(history[:2], 1.0) is None
+
+
+def test_warmup_step_schedule_follows_ocp_fractions():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = force_train.warmup_step_decay(optimizer, 1000)
+    factors = []
+    for _ in range(1000):
+        factors.append(schedule.get_last_lr()[0])
+        optimizer.step()
+        schedule.step()
+    assert factors[0] == pytest.approx(0.2)
+    assert factors[75] == pytest.approx(0.2 + 0.8 * 75 / 150)  # warm-up: 15 % of training
+    assert factors[150] == factors[249] == 1.0
+    assert factors[250] == pytest.approx(0.1) and factors[399] == pytest.approx(0.1)
+    assert factors[400] == pytest.approx(0.01) and factors[500] == pytest.approx(0.001)
+    assert factors[999] == pytest.approx(0.001)
+
+
+def test_unknown_schedule_is_refused(inputs, tmp_path):
+    with pytest.raises(ValueError, match="lr_schedule: unknown schedule 'cosine'"):
+        train(inputs, tmp_path, lr_schedule="cosine")

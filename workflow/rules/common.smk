@@ -199,23 +199,37 @@ def force_test_folds():
     return FORCES.get("test_folds", list(range(FORCES["folds"])))
 
 
+def force_seeds(study, model):
+    """Training seeds of a force study: its `seeds`, else the model's train.seed."""
+    s = FORCES["studies"][study]
+    return s.get("seeds", [FORCES["models"][model]["train"].get("seed", 0)])
+
+
 def force_study_runs(study):
-    """metrics.json of every run a force study aggregates."""
+    """metrics.json of every run a force study aggregates: dataset x model x graph x test
+    fold x training-set size x seed."""
     s = FORCES["studies"][study]
     return [
-        f"results/forces/runs/{d}/{m}/{g}/fold{k}/metrics.json"
+        f"results/forces/runs/{d}/{m}/{g}/fold{k}/systems-{n}/seed{seed}/metrics.json"
         for d in s["datasets"]
         for m in s["models"]
         for g in s["graphs"]
         for k in force_test_folds()
+        for n in s.get("train_systems", ["all"])
+        for seed in force_seeds(study, m)
     ]
+
+
+def force_data_size_studies():
+    """Force studies that vary the number of training systems."""
+    return [n for n, s in FORCES["studies"].items() if len(s.get("train_systems", [])) > 1]
 
 
 def force_study_outputs():
     """Tables and figures of every force study (part of the default target)."""
     if not FORCES:
         return []
-    return [
+    outputs = [
         f"results/{kind}/{study}{suffix}"
         for study in FORCES["studies"]
         for kind, suffix in (
@@ -225,6 +239,19 @@ def force_study_outputs():
             ("figures", "_time.svg"),
         )
     ]
+    return outputs + [
+        f"results/figures/{study}_data_size.{ext}"
+        for study in force_data_size_studies()
+        for ext in ("png", "svg")
+    ]
+
+
+def force_train_args(wc):
+    """Seed and (for a data-size point) the number of training systems of one run."""
+    args = f"--seed {wc.seed}"
+    if wc.ftrain != "all":
+        args += f" --train-systems {wc.ftrain}"
+    return args
 
 
 def force_json(section, key):

@@ -9,6 +9,13 @@ if FORCES:
         fgraph=_choice(FORCES["graphs"]),
         fmodel=_choice(FORCES["models"]),
         fstudy=_choice(FORCES["studies"]),
+        ftrain=r"all|[1-9][0-9]*",
+        seed=r"-?[0-9]+",
+
+    rule force_studies:
+        """Target: every force study's tables and figures, nothing of the crystal branch."""
+        input:
+            force_study_outputs(),
 
     rule s2ef_frames:
         input:
@@ -67,14 +74,14 @@ if FORCES:
             graphs="results/forces/graphs/{fdataset}/{fgraph}.parquet",
             splits="results/forces/splits/{fdataset}.parquet",
         output:
-            predictions="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/predictions.parquet",
-            metrics="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/metrics.json",
-            history="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/history.csv",
-            checkpoint="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/checkpoint.pt",
+            predictions="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}/predictions.parquet",
+            metrics="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}/metrics.json",
+            history="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}/history.csv",
+            checkpoint="results/forces/runs/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}/checkpoint.pt",
         log:
-            "results/logs/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}.log",
+            "results/logs/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}.log",
         benchmark:
-            "results/benchmarks/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}.tsv"
+            "results/benchmarks/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}.tsv"
         conda:
             "../../envs/crystalbench.yaml"
         threads: config["train"].get("threads", 1)
@@ -84,11 +91,13 @@ if FORCES:
             runtime=600,
         params:
             model=force_json("models", "fmodel"),
+            run=force_train_args,
             device=config["train"].get("device", "auto"),
             out_dir=subpath(output.metrics, parent=True),
         shell:
             "crystalbench s2ef-train --graphs {input.graphs:q} --splits {input.splits:q} "
-            "--fold {wildcards.fold} --model {params.model:q} --out-dir {params.out_dir:q} "
+            "--fold {wildcards.fold} {params.run} --model {params.model:q} "
+            "--out-dir {params.out_dir:q} "
             "--device {params.device} --threads {threads} > {log:q} 2>&1"
 
     rule s2ef_aggregate:
@@ -120,4 +129,26 @@ if FORCES:
         shell:
             "crystalbench s2ef-aggregate --title {params.title:q} --metrics {input:q} "
             "--table-md {output.md:q} --table-csv {output.csv:q} "
+            "--figure {output.png:q} {output.svg:q} > {log:q} 2>&1"
+
+    rule s2ef_data_size:
+        input:
+            lambda wc: force_study_runs(wc.fstudy),
+        output:
+            png=report(
+                "results/figures/{fstudy}_data_size.png",
+                caption="../report/force_data_size.rst",
+                category="Forces (S2EF)",
+                subcategory="{fstudy}",
+                labels={"study": "{fstudy}", "figure": "accuracy vs training systems"},
+            ),
+            svg="results/figures/{fstudy}_data_size.svg",
+        log:
+            "results/logs/forces/data_size/{fstudy}.log",
+        conda:
+            "../../envs/crystalbench.yaml"
+        params:
+            title=lambda wc: FORCES["studies"][wc.fstudy].get("title", wc.fstudy),
+        shell:
+            "crystalbench s2ef-data-size --title {params.title:q} --metrics {input:q} "
             "--figure {output.png:q} {output.svg:q} > {log:q} 2>&1"

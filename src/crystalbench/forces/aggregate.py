@@ -1,9 +1,12 @@
-"""Force-study tables: one row per (dataset, model, graph) over its test folds.
+"""Force-study tables: one row per (dataset, model, graph, training systems) over its runs.
 
-Metrics come from each run's ``metrics.json`` (path ``.../{dataset}/{model}/{graph}/fold{k}/``).
-Means over folds with the spread, the rotated-copy error next to the plain one (their ratio
-shows how far a model is from equivariance), and speed: training seconds per step and
-inference structures per second, measured in each run on its own device.
+A run is one model trained on one test fold with one seed (path
+``.../{dataset}/{model}/{graph}/fold{k}/systems-{n}/seed{s}/metrics.json``); its metrics come
+from that ``metrics.json``. Each row gives the mean ± sample standard deviation over the runs
+(seeds, and folds where a study tests several) of the held-out L2MAE, cosine, the ratio of the
+rotated-copy L2MAE to the plain one (1 for an equivariant model), the zero-force predictor's
+L2MAE on the same frames, how many steps each run needed to leave the zero-force plateau, and
+speed: training seconds per step and inference structures per second, each measured in its run.
 """
 
 from __future__ import annotations
@@ -18,47 +21,55 @@ import pandas as pd
 
 from crystalbench.io import write_text
 
+GROUP = ["dataset", "model", "graph", "n_train_systems"]
 COLUMNS = {  # metric -> (header, format)
-    "forces_mae": ("forces MAE (eV/Å)", "{:.4f}"),
     "forces_l2mae": ("forces L2MAE (eV/Å)", "{:.4f}"),
     "forces_cos": ("forces cos", "{:.3f}"),
-    "forces_magnitude": ("|F| error (eV/Å)", "{:.4f}"),
-    "rotated_forces_l2mae": ("rotated L2MAE (eV/Å)", "{:.4f}"),
-    "rotated_forces_cos": ("rotated cos", "{:.3f}"),
+    "rotated_over_plain": ("rotated / plain", "{:.2f}"),
+    "zero_force_l2mae": ("zero-force L2MAE (eV/Å)", "{:.4f}"),
+    "seconds_per_step": ("train s/step", "{:.4f}"),
+    "inference_structures_per_s": ("inference structures/s", "{:.0f}"),
     "energy_mae": ("energy MAE (eV)", "{:.4f}"),
     "efwt": ("EFwT", "{:.3f}"),
-    "seconds_per_step": ("train s/step", "{:.4f}"),
-    "inference_structures_per_s": ("inference structures/s", "{:.1f}"),
 }
 
 
 def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """One row per run with dataset, model, graph taken from the run folder."""
+    """One row per run: dataset, model and graph from the run folder, then its metrics."""
     rows = []
     for path in metric_paths:
         p = Path(path)
-        fold_dir, graph_dir = p.parent, p.parent.parent
+        graph_dir = p.parents[3]
         rows.append({"dataset": graph_dir.parent.parent.name, "model": graph_dir.parent.name,
-                     "graph": graph_dir.name, "run_dir": str(fold_dir),
+                     "graph": graph_dir.name, "run_dir": str(p.parent),
                      **json.loads(p.read_text())})
     if not rows:
         raise ValueError("no runs to aggregate")
-    return pd.DataFrame(rows)
+    runs = pd.DataFrame(rows)
+    if "rotated_forces_l2mae" in runs:
+        runs["rotated_over_plain"] = runs["rotated_forces_l2mae"] / runs["forces_l2mae"]
+    return runs
+
+
+def _plateau_text(steps: pd.Series) -> str:
+    return ", ".join("never" if s is None or (isinstance(s, float) and math.isnan(s))
+                     else str(int(s)) for s in steps)
 
 
 def summarise_force_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over folds of every metric, per (dataset, model, graph)."""
-    keys = ["dataset", "model", "graph"]
+    """Mean and sample standard deviation over the runs of every metric, per group."""
     metrics = [m for m in COLUMNS if m in runs]
-    grouped = runs.groupby(keys, sort=False)
+    grouped = runs.groupby(GROUP, sort=False)
     summary = grouped[metrics].mean()
-    spread = grouped[metrics].std(ddof=0).add_suffix("_std")
+    spread = grouped[metrics].std(ddof=1).add_suffix("_std")
     first = grouped[["architecture", "augment", "parameters", "device"]].first()
-    folds = grouped.size().rename("folds")
-    out = pd.concat([first, summary, spread, folds], axis=1).reset_index()
-    if "rotated_forces_l2mae" in out:
-        out["rotated_over_plain"] = out["rotated_forces_l2mae"] / out["forces_l2mae"]
-    return out
+    extra = pd.DataFrame({
+        "runs": grouped.size(),
+        "seeds": grouped["seed"].nunique(),
+        "folds": grouped["fold"].nunique(),
+        "plateau_steps": grouped["plateau_steps"].agg(_plateau_text),
+    })
+    return pd.concat([first, summary, spread, extra], axis=1).reset_index()
 
 
 def _cell(row: pd.Series, metric: str) -> str:
@@ -67,35 +78,37 @@ def _cell(row: pd.Series, metric: str) -> str:
         return "–"  # not measured (e.g. energy not trained)
     text = COLUMNS[metric][1].format(value)
     std = row.get(f"{metric}_std")
-    if row["folds"] > 1 and std is not None and not math.isnan(std):
+    if row["runs"] > 1 and std is not None and not math.isnan(std):
         text += " ± " + COLUMNS[metric][1].format(std)
     return text
 
 
 def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
     """Markdown table of a force study, with what each column means below it."""
-    metrics = [m for m in COLUMNS if m in summary]
-    header = ["dataset", "model", "architecture", "augment", "params", "folds"]
-    header += [COLUMNS[m][0] for m in metrics]
-    if "rotated_over_plain" in summary:
-        header.append("rotated / plain")
-    lines = [f"# {title}", "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
+    metrics = [m for m in COLUMNS if m in summary and summary[m].notna().any()]
+    several = summary["dataset"].nunique() > 1
+    header = (["dataset"] if several else []) + [
+        "model", "architecture", "augment", "train systems", "params", "seeds × folds"]
+    header += [COLUMNS[m][0] for m in metrics] + ["left plateau at step"]
+    lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in summary.iterrows():
-        cells = [row["dataset"], row["model"], row["architecture"],
-                 "on" if row["augment"] else "off", f"{int(row['parameters']):,}",
-                 str(int(row["folds"]))]
-        cells += [_cell(row, m) for m in metrics]
-        if "rotated_over_plain" in summary:
-            cells.append(f"{row['rotated_over_plain']:.2f}")
+        cells = ([row["dataset"]] if several else []) + [
+            row["model"], row["architecture"], "on" if row["augment"] else "off",
+            str(int(row["n_train_systems"])), f"{int(row['parameters']):,}",
+            f"{int(row['seeds'])} × {int(row['folds'])}"]
+        cells += [_cell(row, m) for m in metrics] + [row["plateau_steps"]]
         lines.append("| " + " | ".join(cells) + " |")
     devices = ", ".join(sorted(set(summary["device"])))
-    lines += ["", f"Mean ± standard deviation over test folds (split by system). Device: "
-              f"{devices}. Forces are scored on free atoms; \"rotated\" scores every test "
-              "frame under Haar-random rotations; rotated / plain is the ratio of the L2MAEs, "
-              "which is 1 for an equivariant model (the component MAE is not rotation "
-              "invariant, so it is not compared). Energy MAE and EFwT (|ΔE| < 0.02 eV and "
-              "max |ΔF| < 0.03 eV/Å) only when the energy was trained (–: not trained).", ""]
+    datasets = ", ".join(sorted(set(summary["dataset"])))
+    lines += ["", f"Dataset {datasets}; held-out systems (folds split by system). Mean ± sample "
+              "standard deviation over the runs (seeds × test folds). Forces are scored on "
+              "free atoms. rotated / plain: L2MAE on Haar-random rotations of every test frame "
+              "over the plain L2MAE (1 for an equivariant model). Zero-force L2MAE: the error "
+              "of predicting no force at all on the same frames, the plateau a model must "
+              f"leave. Left plateau at step: per run, the first epoch whose training loss fell "
+              "below 0.9 × the zero-force loss (never: not within the run). Speed: measured "
+              f"in each run on {devices}, alone or beside other jobs, so compare it within a "
+              "study only. Energy MAE and EFwT appear only when the energy was trained.", ""]
     return "\n".join(lines)
 
 

@@ -37,13 +37,16 @@ def cmd_frames(args: argparse.Namespace) -> None:
 
 
 def cmd_splits(args: argparse.Namespace) -> None:
+    import numpy as np
     import pyarrow.parquet as pq
 
-    from crystalbench.forces.splits import write_system_splits
+    from crystalbench.forces.splits import slab_composition, write_system_splits
 
-    table = pq.read_table(args.frames, columns=["id", "system"])
+    table = pq.read_table(args.frames, columns=["id", "system", "atomic_numbers", "tags"])
+    strata = [slab_composition(np.asarray(z), np.asarray(t)) for z, t in
+              zip(table["atomic_numbers"].to_pylist(), table["tags"].to_pylist(), strict=True)]
     write_system_splits(table["id"].to_pylist(), table["system"].to_pylist(), args.out,
-                        args.folds, args.seed)
+                        args.folds, args.seed, strata)
 
 
 def cmd_graphs(args: argparse.Namespace) -> None:
@@ -63,9 +66,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from crystalbench.forces.train import ForceTrainConfig, train_force_fold
 
     model = json.loads(args.model)
+    cfg = ForceTrainConfig(**model["train"])
+    if args.seed is not None:
+        cfg.seed = args.seed
     train_force_fold(args.graphs, args.splits, args.fold, model["architecture"],
-                     model["params"], ForceTrainConfig(**model["train"]), args.out_dir,
-                     args.device, args.threads)
+                     model["params"], cfg, args.out_dir, args.device, args.threads,
+                     args.train_systems)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
@@ -74,6 +80,13 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 
     write_force_study_table(args.metrics, args.table_md, args.table_csv, args.title)
     accuracy_vs_time(load_force_runs(args.metrics), args.figure, args.title)
+
+
+def cmd_data_size(args: argparse.Namespace) -> None:
+    from crystalbench.forces.aggregate import load_force_runs
+    from crystalbench.forces.plots import accuracy_vs_data_size
+
+    accuracy_vs_data_size(load_force_runs(args.metrics), args.figure, args.title)
 
 
 def cmd_bench_augmentation(args: argparse.Namespace) -> None:
@@ -116,6 +129,9 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("s2ef-train", help="train one force model on one fold")
     add_training_job_arguments(s)
+    s.add_argument("--seed", type=int, help="training seed (replaces train.seed)")
+    s.add_argument("--train-systems", type=int,
+                   help="train on the first N training systems of the fold (data-size curve)")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("s2ef-aggregate", help="force-study table and accuracy-vs-time figure")
@@ -125,6 +141,12 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--table-csv", required=True)
     s.add_argument("--figure", nargs="+", required=True, help="png and/or svg paths")
     s.set_defaults(func=cmd_aggregate)
+
+    s = sub.add_parser("s2ef-data-size", help="force error against training systems")
+    s.add_argument("--title", required=True)
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--figure", nargs="+", required=True, help="png and/or svg paths")
+    s.set_defaults(func=cmd_data_size)
 
     s = sub.add_parser("bench-augmentation", help="benchmark: ForceNet with and without "
                        "rotation augmentation, error on rotated copies")

@@ -1,5 +1,5 @@
-"""Figure 1 of the ForceNet paper, for any force study: held-out force MAE against training
-time (one curve per model) and against inference time (one point per model)."""
+"""Force-study figures: Figure 1 of the ForceNet paper (held-out force error against training
+time and against inference time, seeds as bands) and the data-size curve."""
 
 from __future__ import annotations
 
@@ -13,35 +13,91 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from crystalbench.forces.aggregate import GROUP  # noqa: E402
 from crystalbench.plots import save_figure  # noqa: E402
+
+L2MAE_LABEL = "held-out forces L2MAE (eV/Å)"
+
+
+def _label(runs: pd.DataFrame, dataset: str, model: str) -> str:
+    return model if runs["dataset"].nunique() == 1 else f"{model} ({dataset})"
+
+
+def _device(runs: pd.DataFrame) -> str:
+    return ", ".join(sorted(set(runs["device"])))
+
+
+def learning_curve(run_dirs: Sequence[str]) -> pd.DataFrame:
+    """Per evaluated epoch: mean cumulative training seconds, mean and std of the held-out
+    L2MAE over the runs (std 0 for one run)."""
+    curves = pd.concat([pd.read_csv(Path(d) / "history.csv") for d in run_dirs])
+    curves = curves.dropna(subset=["val_forces_l2mae"])
+    grouped = curves.groupby("epoch")
+    return pd.DataFrame({"train_seconds": grouped["train_seconds"].mean(),
+                         "l2mae": grouped["val_forces_l2mae"].mean(),
+                         "l2mae_std": grouped["val_forces_l2mae"].std(ddof=1).fillna(0.0)})
+
+
+def _zero_force_line(ax: plt.Axes, runs: pd.DataFrame) -> None:
+    ax.axhline(runs["zero_force_l2mae"].mean(), color="0.4", ls="--", lw=1,
+               label="zero-force predictor")
 
 
 def accuracy_vs_time(
     runs: pd.DataFrame, out_paths: Sequence[str | os.PathLike], title: str,
 ) -> None:
-    """Left: held-out forces MAE vs cumulative training seconds, mean over folds per epoch.
-    Right: final forces MAE vs inference milliseconds per structure."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    """Left: held-out L2MAE against cumulative training seconds, one curve per model (mean
+    over runs, ± std as a band). Right: final L2MAE against inference milliseconds per
+    structure, with error bars. Studies over training-set sizes show their largest size."""
+    largest = runs.groupby(["dataset", "model", "graph"])["n_train_systems"].transform("max")
+    runs = runs[runs["n_train_systems"] == largest]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for (dataset, model, _graph, _n), group in runs.groupby(GROUP, sort=False):
+        label = _label(runs, dataset, model)
+        curve = learning_curve(list(group["run_dir"]))
+        line, = left.plot(curve["train_seconds"], curve["l2mae"], marker=".", label=label)
+        left.fill_between(curve["train_seconds"], curve["l2mae"] - curve["l2mae_std"],
+                          curve["l2mae"] + curve["l2mae_std"], color=line.get_color(),
+                          alpha=0.2, lw=0)
+        ms = 1000 / group["inference_structures_per_s"]
+        right.errorbar(ms.mean(), group["forces_l2mae"].mean(),
+                       xerr=ms.std(ddof=1) if len(group) > 1 else None,
+                       yerr=group["forces_l2mae"].std(ddof=1) if len(group) > 1 else None,
+                       fmt="o", color=line.get_color(), capsize=3, label=label)
+    for ax in (left, right):
+        _zero_force_line(ax, runs)
+        ax.grid(alpha=0.3)
+    device = _device(runs)
+    left.set(xlabel=f"cumulative training time (s, {device})", ylabel=L2MAE_LABEL,
+             title="accuracy vs training time")
+    right.set(xlabel=f"inference time per structure (ms, {device})", ylabel=L2MAE_LABEL,
+              title="accuracy vs inference time")
+    right.set_xscale("log")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    n = runs.groupby(GROUP).size()
+    fig.suptitle(f"{title}\n(mean over {n.min()}–{n.max()} runs per model; band and bars: "
+                 "± std)" if n.max() > 1 else title, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, out_paths)
+
+
+def accuracy_vs_data_size(
+    runs: pd.DataFrame, out_paths: Sequence[str | os.PathLike], title: str,
+) -> None:
+    """Held-out L2MAE against the number of training systems, one line per model, ± std."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for (dataset, model, _graph), group in runs.groupby(["dataset", "model", "graph"],
                                                        sort=False):
-        label = model if runs["dataset"].nunique() == 1 else f"{model} ({dataset})"
-        curves = [pd.read_csv(Path(d) / "history.csv") for d in group["run_dir"]]
-        curve = pd.concat(curves).groupby("epoch")[["train_seconds", "val_forces_mae"]].mean()
-        curve = curve.dropna()
-        line, = left.plot(curve["train_seconds"], curve["val_forces_mae"], marker=".",
-                          label=label)
-        ms = 1000 / group["inference_structures_per_s"].mean()
-        right.scatter(ms, group["forces_mae"].mean(), color=line.get_color(), s=40)
-        right.annotate(label, (ms, group["forces_mae"].mean()), textcoords="offset points",
-                       xytext=(4, 4), fontsize=8)
-    device = ", ".join(sorted(set(runs["device"])))
-    left.set(xlabel=f"training time (s, {device})", ylabel="held-out forces MAE (eV/Å)",
-             title="accuracy vs training time")
-    right.set(xlabel=f"inference time per structure (ms, {device})",
-              ylabel="held-out forces MAE (eV/Å)", title="accuracy vs inference time")
-    left.legend(fontsize=8)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-    fig.suptitle(title)
+        by_size = group.groupby("n_train_systems")["forces_l2mae"]
+        mean, std = by_size.mean(), by_size.std(ddof=1).fillna(0.0)
+        ax.errorbar(mean.index, mean, yerr=std, marker="o", capsize=3,
+                    label=_label(runs, dataset, model))
+    _zero_force_line(ax, runs)
+    sizes = sorted(runs["n_train_systems"].unique())
+    ax.set_xticks(sizes)
+    ax.set(xlabel="training systems (trajectories)", ylabel=L2MAE_LABEL, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, out_paths)

@@ -6,7 +6,8 @@ the tag-weighted L2MAE on free atoms; the energy joins the loss only with ``ener
 > 0 (ForceNet's reference config is force-only). Labels are scaled by the training set's
 force standard deviation (one scalar, so rotations commute with it) and, for the energy, by a
 per-atom mean and the spread around it (E ~ n_atoms * mu). AdamW as in ocp, learning rate
-decaying linearly per step.
+decaying linearly per step, or (``lr_schedule: warmup_step``) the schedule of ocp's ForceNet
+config: linear warm-up from 0.2x, then x0.1 steps, at the same fractions of training.
 
 With ``augment`` every training batch is turned by Haar-random rotations, one per structure
 (``augment.rotate_batch``); evaluation is never augmented. The held-out fold is scored every
@@ -44,6 +45,7 @@ from crystalbench.forces.metrics import (
     force_metrics,
     max_force_error,
 )
+from crystalbench.forces.splits import read_system_strata, training_subset
 from crystalbench.io import list_array, read_metadata, write_json, write_parquet, write_text
 from crystalbench.models import build_force_model, count_parameters
 from crystalbench.resume import load_resume, save_resume, save_torch
@@ -76,6 +78,54 @@ class ForceTrainConfig:
     tag_weights: list[float] = field(default_factory=lambda: list(DEFAULT_TAG_WEIGHTS))
     eval_every: int = 1  # epochs between held-out evaluations (learning curves)
     rotated_copies: int = 4  # Haar-rotated copies of the test set scored at the end
+    lr_schedule: str = "linear"  # or "warmup_step" (ocp's ForceNet schedule, see below)
+
+
+# ocp's fn_forceonly.yml over its 62,500 steps (20 epochs of 3,125): warm-up from 0.2x over
+# 9,375 steps, then x0.1 at steps 15,625, 25,000 and 31,250; kept as fractions of training
+WARMUP_FRACTION = 9_375 / 62_500
+WARMUP_FACTOR = 0.2
+MILESTONE_FRACTIONS = (15_625 / 62_500, 25_000 / 62_500, 31_250 / 62_500)
+MILESTONE_GAMMA = 0.1
+# a run has left the zero-force plateau once an epoch's training loss is below this fraction
+# of the loss of predicting zero forces on the training frames
+PLATEAU_FRACTION = 0.9
+
+
+def warmup_step_decay(
+    optimizer: torch.optim.Optimizer, total_steps: int,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """ocp's ForceNet schedule scaled to ``total_steps``: linear warm-up, then step decay."""
+    warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    milestones = [round(f * total_steps) for f in MILESTONE_FRACTIONS]
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return WARMUP_FACTOR + (1 - WARMUP_FACTOR) * step / warmup
+        return MILESTONE_GAMMA ** sum(step >= m for m in milestones)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def make_schedule(
+    optimizer: torch.optim.Optimizer, cfg: ForceTrainConfig, total_steps: int,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning-rate schedule that ``cfg.lr_schedule`` names."""
+    if cfg.lr_schedule == "linear":
+        return linear_decay(optimizer, cfg.lr, cfg.lr_end, total_steps)
+    if cfg.lr_schedule == "warmup_step":
+        return warmup_step_decay(optimizer, total_steps)
+    raise ValueError(f"train.lr_schedule: unknown schedule {cfg.lr_schedule!r} "
+                     "(linear or warmup_step)")
+
+
+def plateau_steps(history: list[dict[str, Any]], zero_force_loss: float) -> int | None:
+    """Steps until the first epoch whose training loss is below ``PLATEAU_FRACTION`` of the
+    zero-force loss; None when no epoch got there."""
+    for row in history:
+        if row["train_loss"] < PLATEAU_FRACTION * zero_force_loss:
+            return int(row["step"])
+    return None
 
 
 @dataclass
@@ -112,6 +162,16 @@ def _step_loss(
         target = ((batch.energy - n * scales.energy_per_atom) / scales.energy_std).float()
         loss = loss + cfg.energy_weight * (energy.float() - target).abs().mean()
     return loss
+
+
+def zero_force_loss(
+    data: list[Data], idx: np.ndarray, scales: Scales, cfg: ForceTrainConfig,
+) -> float:
+    """The training loss of a model that predicts zero forces everywhere."""
+    batch = Batch.from_data_list([data[i] for i in idx])
+    weights = atom_weights(batch.tags, batch.fixed, tuple(cfg.tag_weights))
+    target = batch.forces / scales.force_std
+    return float(force_loss(torch.zeros_like(target).float(), target.float(), weights))
 
 
 def predict(
@@ -167,8 +227,13 @@ def train_force_fold(
     graphs_path: str | os.PathLike, splits_path: str | os.PathLike, fold: int,
     architecture: str, model_params: dict[str, Any], cfg: ForceTrainConfig,
     out_dir: str | os.PathLike, device: str = "auto", threads: int = 1,
+    train_systems: int | None = None,
 ) -> dict[str, Any]:
-    """Run one force-training job and write its outputs into ``out_dir``; returns metrics."""
+    """Run one force-training job and write its outputs into ``out_dir``; returns metrics.
+
+    ``train_systems`` trains on the first that many training systems of the fold
+    (``splits.training_subset``: nested, balanced over slab compositions) instead of all.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = prepare_torch(device, threads, cfg.seed)
@@ -176,6 +241,9 @@ def train_force_fold(
     table = read_force_graph_table(graphs_path)
     graph_meta = read_metadata(graphs_path)
     train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
+    if train_systems is not None:
+        strata, ranks = read_system_strata(splits_path, table.ids)
+        train_idx = training_subset(train_idx, table.systems, strata, ranks, train_systems)
     data = force_table_to_data(table)
     scales = fit_scales(data, train_idx)
     with_energy = cfg.energy_weight > 0
@@ -187,10 +255,11 @@ def train_force_fold(
     amp = use_amp(cfg.amp, dev)
     scaler = torch.amp.GradScaler(dev.type) if amp else None
     steps_per_epoch = -(-len(train_idx) // cfg.batch_size)
-    scheduler = linear_decay(optimizer, cfg.lr, cfg.lr_end, cfg.epochs * steps_per_epoch)
+    scheduler = make_schedule(optimizer, cfg, cfg.epochs * steps_per_epoch)
+    baseline_loss = zero_force_loss(data, train_idx, scales, cfg)
     resume_path = out / "resume.pt"
     fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
-                              model_params, asdict(cfg)], sort_keys=True)
+                              model_params, asdict(cfg), train_systems], sort_keys=True)
     start_epoch, history = load_resume(resume_path, fingerprint, dev, model, optimizer,
                                        scheduler, scaler)
     if start_epoch:
@@ -221,16 +290,22 @@ def train_force_fold(
             torch.cuda.synchronize()
         seconds = time.perf_counter() - tic
         elapsed += seconds
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / steps, "seconds": seconds,
+        row = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch,
+               "train_loss": loss_sum / steps, "seconds": seconds,
                "train_seconds": elapsed, "lr": scheduler.get_last_lr()[0],
-               "val_forces_mae": float("nan"), "val_forces_cos": float("nan")}
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+               "val_forces_mae": float("nan"), "val_forces_l2mae": float("nan"),
+               "val_forces_cos": float("nan")}
+        evaluated = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
+        if evaluated:
             fp, ft, fix, *_ = predict(model, data, test_idx, cfg.batch_size, dev, scales)
             m = force_metrics(fp, ft, fix)
-            row["val_forces_mae"], row["val_forces_cos"] = m["forces_mae"], m["forces_cos"]
+            for key in ("forces_mae", "forces_l2mae", "forces_cos"):
+                row[f"val_{key}"] = m[key]
         history.append(row)
-        log.info("epoch %d/%d: loss %.4f, %.2f s, held-out forces MAE %.4f eV/Å",
-                 epoch + 1, cfg.epochs, row["train_loss"], seconds, row["val_forces_mae"])
+        log.info("epoch %d/%d: loss %.4f (zero forces: %.4f), %.2f s%s", epoch + 1,
+                 cfg.epochs, row["train_loss"], baseline_loss, seconds,
+                 f", held-out forces L2MAE {row['val_forces_l2mae']:.4f} eV/Å"
+                 if evaluated else "")
         if (epoch + 1) % cfg.checkpoint_every == 0 and epoch + 1 < cfg.epochs:
             save_resume(resume_path, fingerprint, epoch + 1, history, model, optimizer,
                         scheduler, scaler)
@@ -249,7 +324,11 @@ def train_force_fold(
             metrics[f"rotated_{key}"] = float(np.mean([r[key] for r in rotated]))
     n_steps = len(history) * steps_per_epoch
     train_seconds = sum(h["seconds"] for h in history)
+    zero = force_metrics(np.zeros_like(ft), ft, fix)
     metrics |= {
+        "zero_force_l2mae": zero["forces_l2mae"], "zero_force_train_loss": baseline_loss,
+        "plateau_steps": plateau_steps(history, baseline_loss), "seed": cfg.seed,
+        "lr_schedule": cfg.lr_schedule, "train_systems_requested": train_systems,
         "architecture": architecture, "augment": cfg.augment, "energy_trained": with_energy,
         "epochs": cfg.epochs, "steps": n_steps, "train_seconds": train_seconds,
         "seconds_per_step": train_seconds / max(n_steps, 1),

@@ -1,0 +1,68 @@
+"""Force-study tables and figures from run folders: mean ± std over seeds, data-size curve."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crystalbench.forces.aggregate import load_force_runs, write_force_study_table
+from crystalbench.forces.plots import accuracy_vs_data_size, accuracy_vs_time, learning_curve
+
+
+def write_run(root, model, systems, seed, l2mae, plateau):
+    run = root / f"emt/{model}/r6/fold0/systems-{systems}/seed{seed}"
+    run.mkdir(parents=True)
+    n = 21 if systems == "all" else int(systems)
+    metrics = {"architecture": model.split("-")[0], "augment": model.startswith("forcenet"),
+               "parameters": 1000, "device": "cpu", "seed": seed, "fold": 0,
+               "n_train_systems": n, "forces_l2mae": l2mae, "forces_cos": 0.5,
+               "rotated_forces_l2mae": 1.1 * l2mae, "zero_force_l2mae": 0.5,
+               "seconds_per_step": 0.05, "inference_structures_per_s": 400.0 + seed,
+               "plateau_steps": plateau}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    pd.DataFrame({"epoch": [1, 2, 3], "train_seconds": [1.0, 2.0, 3.0 + seed],
+                  "val_forces_l2mae": [0.5, np.nan, l2mae]}).to_csv(run / "history.csv")
+    return run / "metrics.json"
+
+
+@pytest.fixture
+def runs(tmp_path):
+    paths = [write_run(tmp_path, "forcenet-x", "all", s, v, p)
+             for s, v, p in ((0, 0.2, 300), (1, 0.3, None), (2, 0.4, 600))]
+    paths += [write_run(tmp_path, "schnet-x", n, s, 0.3 - 0.01 * s + (0.1 if n == "7" else 0),
+                        100) for n in ("7", "all") for s in (0, 1)]
+    return paths
+
+
+def test_table_gives_mean_and_sample_std_over_seeds(runs, tmp_path):
+    summary = write_force_study_table(runs, tmp_path / "t.md", tmp_path / "t.csv", "T")
+    row = summary.set_index(["model", "n_train_systems"]).loc[("forcenet-x", 21)]
+    assert row["forces_l2mae"] == pytest.approx(0.3)
+    assert row["forces_l2mae_std"] == pytest.approx(0.1)  # ddof=1 over the 3 seeds
+    assert row["rotated_over_plain"] == pytest.approx(1.1)
+    assert row["plateau_steps"] == "300, never, 600" and row["seeds"] == 3
+    md = (tmp_path / "t.md").read_text()
+    assert "| forcenet-x | forcenet | on | 21 | 1,000 | 3 × 1 | 0.3000 ± 0.1000 |" in md
+    assert len(pd.read_csv(tmp_path / "t.csv")) == 7
+
+
+def test_learning_curve_averages_evaluated_epochs(runs):
+    frame = load_force_runs(runs)
+    dirs = list(frame[frame["model"] == "forcenet-x"]["run_dir"])
+    curve = learning_curve(dirs)
+    assert list(curve.index) == [1, 3]  # epoch 2 was not evaluated
+    assert curve.loc[3, "train_seconds"] == pytest.approx(4.0)
+    assert curve.loc[3, "l2mae"] == pytest.approx(0.3)
+    assert curve.loc[3, "l2mae_std"] == pytest.approx(0.1)
+    assert curve.loc[1, "l2mae_std"] == 0.0
+
+
+def test_figures_are_written(runs, tmp_path):
+    frame = load_force_runs(runs)
+    accuracy_vs_time(frame, [tmp_path / "time.png"], "T")
+    accuracy_vs_data_size(frame, [tmp_path / "size.png", tmp_path / "size.svg"], "T")
+    for name in ("time.png", "size.png", "size.svg"):
+        assert (tmp_path / name).stat().st_size > 10_000
