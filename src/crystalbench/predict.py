@@ -27,7 +27,7 @@ from pymatgen.io.cif import CifParser
 from crystalbench.dataset import batches, to_data
 from crystalbench.graphs import GraphSpec, build_graph
 from crystalbench.io import write_text
-from crystalbench.matbench import from_pymatgen
+from crystalbench.matbench import from_pymatgen, rejected_structure
 from crystalbench.models import build_model
 from crystalbench.progress import Progress
 from crystalbench.structures import DEFAULT_MIN_DISTANCE, Structure, rejection_reason
@@ -79,11 +79,10 @@ def read_cif(path: str | os.PathLike) -> Structure:
             structures = CifParser(path).parse_structures(primitive=False, on_error="raise")
     except Exception as exc:  # pymatgen raises ValueError, KeyError, IndexError, ...
         message = re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
-        return Structure(path.stem, np.eye(3), np.zeros((0, 3)), np.zeros(0, dtype=np.int64),
-                         problem=f"cannot read CIF: {message}")
+        return rejected_structure(path.stem, f"cannot read CIF: {message}")
     if len(structures) != 1:
-        return Structure(path.stem, np.eye(3), np.zeros((0, 3)), np.zeros(0, dtype=np.int64),
-                         problem=f"CIF holds {len(structures)} structures; give one per file")
+        return rejected_structure(path.stem, f"CIF holds {len(structures)} structures; give "
+                                  "one per file")
     # no target to predict from: 0.0 is a placeholder that passes validation's target check
     return from_pymatgen(path.stem, structures[0], 0.0)
 

@@ -65,6 +65,14 @@ def frame_id(system: str, frame: int) -> str:
     return f"{system}/{frame:04d}"
 
 
+def rejected_frame(system: str, frame: int, reason: str) -> Frame:
+    """A placeholder frame that validation turns into a reject with ``reason``."""
+    return Frame(id=frame_id(system, frame), system=system, frame=frame, lattice=np.eye(3),
+                 positions=np.zeros((0, 3)), atomic_numbers=np.zeros(0, dtype=np.int64),
+                 tags=np.zeros(0, dtype=np.int8), fixed=np.zeros(0, dtype=bool),
+                 energy=float("nan"), forces=np.zeros((0, 3)), problem=reason)
+
+
 class InvalidFrameError(ValueError):
     """Raised for frames that cannot be written; the message names the frame."""
 

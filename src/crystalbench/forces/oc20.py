@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from crystalbench.forces.frames import Frame, frame_id
+from crystalbench.forces.frames import Frame, frame_id, rejected_frame
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,11 @@ def read_ase_frames(
     for path in map(Path, paths):
         if not path.name.endswith(ASE_SUFFIXES):
             raise ValueError(f"{path}: not an ASE S2EF file (expected one of {ASE_SUFFIXES})")
-        images = ase.io.read(path, ":")
+        try:
+            images = ase.io.read(path, ":")
+        except Exception as exc:  # ase raises ValueError, EOFError, OSError, KeyError, ...
+            raise ValueError(f"{path}: cannot read as an ASE S2EF file: "
+                             f"{type(exc).__name__}: {exc}") from exc
         counter: dict[str, int] = defaultdict(int)
         without_fixed = 0
         for index, atoms in enumerate(images):
@@ -142,7 +146,12 @@ def read_ase_frames(
             frame_key = next((k for k in ("frame", "fid") if k in atoms.info), None)
             frame = int(atoms.info[frame_key]) if frame_key else counter[system]
             counter[system] += 1
-            f, has_fixed = _atoms_to_frame(atoms, system, frame, f"{path.name} frame {index}")
+            try:
+                f, has_fixed = _atoms_to_frame(atoms, system, frame,
+                                               f"{path.name} frame {index}")
+            except Exception as exc:  # one unreadable frame becomes a reject, not a crash
+                f, has_fixed = rejected_frame(system, frame, f"{path.name} frame {index}: "
+                                              f"{type(exc).__name__}: {exc}"), True
             without_fixed += not has_fixed
             frames.append(f)
             if path.name not in files_of[system]:
@@ -273,8 +282,14 @@ def read_lmdb_frames(path: str | os.PathLike, allow_pickle: bool) -> list[Frame]
                 if bad:
                     raise ValueError(f"{file}: unexpected keys {bad[:5]} (expected ascii ints)")
                 for key in sorted(keys, key=int):
-                    data = pickle.loads(txn.get(key))  # noqa: S301 - opted in above
-                    frames.append(_data_to_frame(data, f"{file.stem}-{key.decode()}"))
+                    fallback = f"{file.stem}-{key.decode()}"
+                    try:
+                        data = pickle.loads(txn.get(key))  # noqa: S301 - opted in above
+                        frames.append(_data_to_frame(data, fallback))
+                    except Exception as exc:  # one broken entry becomes a reject
+                        frames.append(rejected_frame(fallback, 0, f"{file.name} entry "
+                                                     f"{key.decode()}: {type(exc).__name__}: "
+                                                     f"{exc}"))
         finally:
             env.close()
         log.info("%s: read %d frames", file, len(keys))
