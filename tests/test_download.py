@@ -4,6 +4,7 @@ import shutil
 import pytest
 from conftest import require_data
 
+from crystalbench import download
 from crystalbench.download import HashMismatchError, expected_sha256, fetch_dataset, sha256
 
 
@@ -37,3 +38,31 @@ def test_allowed_unverified_file_is_flagged(tmp_path):
                            source.parent, allow_unverified=True)
     assert result["verified"] is False
     assert result["expected_sha256"] == expected_sha256("matbench_jdft2d")
+
+
+def test_network_errors_are_retried_and_nothing_else(tmp_path, monkeypatch):
+    import matminer.datasets
+    import requests
+
+    calls = []
+
+    def flaky(task, data_home, download_if_missing):
+        calls.append(task)
+        if len(calls) < 3:
+            raise requests.ConnectionError("connection reset")
+        (tmp_path / f"{task}.json.gz").write_bytes(b"x")
+
+    monkeypatch.setattr(matminer.datasets, "load_dataset", flaky)
+    monkeypatch.setattr(download, "RETRY_WAIT", 0.0)
+    assert download.download_with_matminer("t", tmp_path) == tmp_path / "t.json.gz"
+    assert len(calls) == 3
+
+    def broken(task, data_home, download_if_missing):
+        calls.append(task)
+        raise ValueError("hash of the downloaded file does not match")
+
+    calls.clear()
+    monkeypatch.setattr(matminer.datasets, "load_dataset", broken)
+    with pytest.raises(ValueError, match="does not match"):
+        download.download_with_matminer("t", tmp_path)
+    assert len(calls) == 1  # deterministic: not repeated

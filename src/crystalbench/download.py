@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,37 @@ def verify(path: str | os.PathLike, task: str, allow_unverified: bool) -> dict[s
     return {"task": task, "sha256": actual, "expected_sha256": expected, "verified": verified}
 
 
+DOWNLOAD_ATTEMPTS = 3
+RETRY_WAIT = 5.0  # seconds before the second attempt, doubling after
+
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a transient network failure raises (requests' and the OS's)."""
+    import requests
+
+    return (requests.RequestException, ConnectionError, TimeoutError)
+
+
 def download_with_matminer(task: str, folder: Path) -> Path:
-    """Download ``task`` with matminer's loader into ``folder`` (needs network)."""
+    """Download ``task`` with matminer's loader into ``folder`` (needs network).
+
+    Network errors are retried (``DOWNLOAD_ATTEMPTS`` in all, waiting longer each time);
+    anything else, such as a file that fails its hash, is deterministic and raised at once.
+    """
     from matminer.datasets import load_dataset
 
-    load_dataset(task, data_home=str(folder), download_if_missing=True)
-    return folder / f"{task}.json.gz"
+    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        try:
+            load_dataset(task, data_home=str(folder), download_if_missing=True)
+            return folder / f"{task}.json.gz"
+        except network_errors() as exc:
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise
+            wait = RETRY_WAIT * 2 ** (attempt - 1)
+            log.warning("%s: download attempt %d of %d failed (%s); retrying in %.0f s",
+                        task, attempt, DOWNLOAD_ATTEMPTS, exc, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def _copy_verified(

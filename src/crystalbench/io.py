@@ -1,7 +1,9 @@
 """Atomic file writes and the Parquet list<->flat-array conversions every table uses.
 
 Every output is written to a temporary file in the target folder and renamed into place, so an
-interrupted job never leaves a file that looks complete.
+interrupted job never leaves a file that looks complete. The file gets the mode the umask
+gives a new file (``mkstemp`` alone would leave it private), and the temporary files that a
+killed job left for the same target are removed when the target is written again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +25,34 @@ import pyarrow.parquet as pq
 METADATA_KEY = b"crystalbench"
 
 
+def new_file_mode() -> int:
+    """The permission bits a new file gets under the current umask (0o666 & ~umask)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _temp_pattern(target: Path) -> re.Pattern[str]:
+    # mkstemp's names below: "." + name + "." + 8 random characters + ".tmp" + suffixes
+    return re.compile(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]{{8}}\.tmp"
+                      rf"{re.escape(''.join(target.suffixes))}")
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporary files that an interrupted write of ``target`` left behind."""
+    pattern = _temp_pattern(target)
+    stale = [p for p in target.parent.glob(f".{target.name}.*") if pattern.fullmatch(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     # keep the suffixes: some writers (matbench's to_file) choose the format from them
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + "".join(
         target.suffixes), dir=target.parent)
@@ -34,6 +60,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, new_file_mode())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

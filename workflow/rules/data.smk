@@ -24,7 +24,6 @@ rule matbench_fetch:
         "results/logs/fetch/{dataset}.log",
     wildcard_constraints:
         dataset="matbench_[a-z0-9_]+",
-    retries: 3
     conda:
         "../../envs/crystalbench.yaml"
     params:
