@@ -269,3 +269,16 @@ def test_unreadable_frame_file_names_the_file(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert f"{path}: cannot read as an ASE S2EF file" in result.stderr
+
+
+def test_cif_with_an_unknown_element_is_rejected_by_name(tmp_path):
+    from crystalbench.predict import read_cif
+    from crystalbench.structures import rejection_reason
+
+    good = tmp_path / "nacl.cif"
+    PmgStructure(Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(
+        filename=str(good))
+    unknown = tmp_path / "xx.cif"
+    unknown.write_text(good.read_text().replace("Cl", "Xx"))
+    assert rejection_reason(read_cif(good)) is None
+    assert rejection_reason(read_cif(unknown)) == "site 0: 'Xx0+' is not a chemical element"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Element, Species
+from pymatgen.core import DummySpecies, Element, Species
 from pymatgen.core import Structure as PmgStructure
 
 from crystalbench.progress import Progress
@@ -52,7 +52,8 @@ def from_pymatgen(sid: str, structure: PmgStructure, target: float) -> Structure
     if not structure.is_ordered:
         return rejected_structure(sid, "disordered sites are not supported", target)
     for k, site in enumerate(structure):
-        if not isinstance(site.specie, Element | Species):
+        if isinstance(site.specie, DummySpecies) or not isinstance(site.specie,
+                                                                   Element | Species):
             return rejected_structure(
                 sid, f"site {k}: {str(site.specie)!r} is not a chemical element", target)
     return Structure(
