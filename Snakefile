@@ -5,7 +5,8 @@ from snakemake.utils import min_version
 min_version("8.20")
 
 
-if not config:
+# the paper's config unless --configfile names another (--config values apply on top)
+if not workflow.configfiles:
 
     configfile: "config/config.yaml"
 

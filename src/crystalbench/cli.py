@@ -72,12 +72,18 @@ def cmd_splits(args: argparse.Namespace) -> None:
 
 
 def cmd_graphs(args: argparse.Namespace) -> None:
+    from crystalbench.config_check import ConfigError
     from crystalbench.graphs import GraphSpec, build_graphs, graph_metadata, write_graph_table
     from crystalbench.io import read_metadata
     from crystalbench.structures import read_structure_table
     from crystalbench.symmetry import read_symmetry_table
 
-    spec = GraphSpec.from_config(json.loads(args.spec))
+    try:
+        spec = GraphSpec.from_config(json.loads(args.spec))
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"graph spec: not valid JSON ({err}): {args.spec}") from None
+    except ConfigError as err:
+        raise SystemExit(str(err)) from None
     structures = read_structure_table(args.structures)
     symmetry = read_symmetry_table(args.symmetry)
     missing = [s.id for s in structures if s.id not in symmetry]

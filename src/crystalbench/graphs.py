@@ -80,6 +80,15 @@ class GraphSpec:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> GraphSpec:
+        """A spec from a config's graph entry (or ``asdict`` of a spec, whose None values mean
+        unset), checked as the config is: ``ConfigError`` names the key, the rule and the
+        nearest valid key (``graph spec key 'k': must be a positive integer, got 2.5``)."""
+        from crystalbench.config_check import SCHEMA_PATH, check_graph_spec
+
+        if isinstance(cfg, dict):
+            cfg = {key: value for key, value in cfg.items() if value is not None}
+        if SCHEMA_PATH.exists():  # absent only where the package is installed without it
+            check_graph_spec(cfg)
         return cls(**cfg)
 
 

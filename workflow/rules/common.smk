@@ -2,9 +2,26 @@
 import json
 import os
 import re
+import sys
 
 from snakemake.utils import validate
 
+try:
+    from crystalbench.config_check import ConfigError, check_config
+except ImportError:  # Snakemake outside the project's environment (e.g. --sdm conda)
+    sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+    from crystalbench.config_check import ConfigError, check_config
+
+# unknown keys with their path and nearest valid key, model params per architecture,
+# nested --config values read as numbers; then the schema's defaults
+try:
+    check_config(
+        config,
+        os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+        workflow.config_settings.config,
+    )
+except ConfigError as err:
+    raise WorkflowError(f"invalid configuration:\n{err}") from None
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -222,7 +239,9 @@ def force_study_runs(study):
 
 def force_data_size_studies():
     """Force studies that vary the number of training systems."""
-    return [n for n, s in FORCES["studies"].items() if len(s.get("train_systems", [])) > 1]
+    return [
+        n for n, s in FORCES["studies"].items() if len(s.get("train_systems", [])) > 1
+    ]
 
 
 def force_study_outputs():
