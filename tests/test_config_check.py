@@ -210,7 +210,32 @@ def test_forces_values():
         "config key 'forces.studies.forcenet_vs_physics.train_systems[1]': must be a positive "
         "integer or 'all', got 0",
         "config key 'forces.studies.forcenet_vs_physics.train_systems[2]': must be a positive "
-        "integer or 'all', got 'al'"]
+        "integer or 'all', got 'al'; did you mean 'all'?"]
+
+
+def test_schema_rules_in_words():
+    config = demo()
+    config["graphs"]["asu-knn24"]["k"] = 2.0  # JSON Schema's integers allow 2.0; ours do not
+    config["graphs"]["asu knn"] = config["graphs"].pop("asu-knn12")
+    config["studies"]["matbench"] = config["studies"].pop("asu")
+    config["studies"]["connectivity"]["models"] = []
+    config["forces"]["datasets"]["oc"] = {"source": "oc20"}
+    config["forces"]["models"]["forcenet-demo"]["train"]["tag_weights"] = [1.0, 2.0]
+    config["forces"]["studies"]["forcenet_vs_physics"]["seeds"] = [1, 2, 1]
+    config["forces"]["studies"]["forcenet_vs_physics"]["train_systems"] = ["alll"]
+    assert problems(config) == [
+        "config key 'graphs.asu-knn24.k': must be a positive integer, got 2.0",
+        "config key 'graphs.asu knn': invalid name (names match ^[A-Za-z0-9][A-Za-z0-9.-]*$)",
+        "config key 'studies.connectivity.models': must be a list of at least 1 item, got []",
+        "config key 'studies.matbench': the name 'matbench' is reserved",
+        "config key 'forces.datasets.oc.files': missing (required when source is 'oc20' or "
+        "'lmdb')",
+        "config key 'forces.models.forcenet-demo.train.tag_weights': must be a list of 3 items, "
+        "got [1.0, 2.0]",
+        "config key 'forces.studies.forcenet_vs_physics.seeds': items must not repeat, got 1 "
+        "more than once",
+        "config key 'forces.studies.forcenet_vs_physics.train_systems[0]': must be a positive "
+        "integer or 'all', got 'alll'; did you mean 'all'?"]
 
 
 def test_matbench_section_typo():
@@ -288,6 +313,7 @@ def test_override_errors_say_which_form_to_use():
 
 @pytest.mark.parametrize(("spec", "message"), [
     ({"k": 2.5}, "graph spec key 'k': must be a positive integer, got 2.5"),
+    ({"k": 2.0}, "graph spec key 'k': must be a positive integer, got 2.0"),
     ({"k": 0.5}, "graph spec key 'k': must be a positive integer, got 0.5"),
     ({"k": 0}, "graph spec key 'k': must be a positive integer, got 0"),
     ({"k": 12, "line_grahp": True}, "graph spec key 'line_grahp': unknown key; "

@@ -1,20 +1,12 @@
-"""Strict checks of the workflow configuration and of graph specs, with readable messages.
+"""Strict checks of the workflow config and of graph specs, with readable messages.
 
-A typo in a config key used to pass silently (``symprek`` ran with the default symprec, a
-study's ``paried`` tripled its runs) or to fail hours later in a training job (a model
-parameter ``widht``). The checker walks a config against ``workflow/schemas/config.schema.yaml``
-and reports every problem at once, each with its full key path and, for an unknown key or
-value, the nearest valid one: ``config key 'studies.asu.paried': unknown key; did you mean
-'paired'?``. Model ``params`` and ``train`` keys are also checked per architecture against
-the dataclasses the models and training loops are built from, so that check cannot drift
-from the code. ``crystalbench graphs --spec`` goes through the same walker with the schema's
-graph entries (:func:`check_graph_spec`), so the spec and the config cannot drift either.
-
-The walker reads the subset of JSON Schema that the config schema uses: type, enum, const,
-minimum/exclusiveMinimum/maximum, items, minItems/maxItems/uniqueItems, required,
-properties, additionalProperties, minProperties, propertyNames (pattern, not const),
-allOf of if/then-required, anyOf and local $ref. Integers are strict (2.0 is not one). Only
-the standard library and PyYAML are needed, except for the per-architecture check (torch).
+A typo in a config key should fail the dry run, not pass silently or fail hours later in a
+training job. ``jsonschema`` checks the config against ``workflow/schemas/config.schema.yaml``
+and every problem is reported at once with its key path and, for an unknown key or value, the
+nearest valid one: ``config key 'studies.asu.paried': unknown key; did you mean 'paired'?``.
+Integers are strict (2.0 is not one). Model ``params`` and ``train`` keys are also checked per
+architecture against the dataclasses the code builds from them, and ``crystalbench graphs
+--spec`` is checked against the schema's graph entries, so neither can drift from the config.
 """
 
 from __future__ import annotations
@@ -22,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -30,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 # the schema of the workflow in this checkout (src layout: src/crystalbench -> repository)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -37,6 +29,11 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 Schema = dict[str, Any]
 KeyPath = tuple[str | int, ...]
 Problem = tuple[KeyPath, str]  # where, what
+
+# JSON Schema counts 2.0 as an integer; a config must write integers as integers
+StrictValidator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)))
 
 
 class ConfigError(ValueError):
@@ -59,14 +56,13 @@ def check_config(
 ) -> None:
     """Raise :class:`ConfigError` listing every problem of ``config``.
 
-    ``overrides`` are the ``--config`` values that Snakemake merged into ``config``. Below
-    the top level it reads them as text, so they are first converted in ``config`` where the
-    schema asks for a number, a boolean or null (see :func:`coerce_overrides`).
+    ``overrides`` are the ``--config`` values that Snakemake merged into ``config``; their
+    text leaves are first read as the schema wants them (see :func:`coerce_overrides`).
     """
     schema = load_schema(schema_path)
     if overrides:
         coerce_overrides(config, overrides, schema)
-    problems = list(_walk(config, schema, schema, ()))
+    problems = schema_problems(config, schema)
     flagged = {path for path, _ in problems}  # a key the schema flagged is not re-flagged
     problems += [p for p in model_problems(config) if p[0] not in flagged]
     if problems:
@@ -75,15 +71,12 @@ def check_config(
 
 
 def check_graph_spec(spec: Any, schema_path: str | Path = SCHEMA_PATH) -> None:
-    """Raise :class:`ConfigError` unless ``spec`` is a valid graph entry of the config.
-
-    The rules are the schema's ``graphs`` entries: what the config accepts, ``--spec`` does.
-    """
+    """Raise :class:`ConfigError` unless ``spec`` is a valid graph entry of the config."""
     schema = load_schema(schema_path)
     entry = schema["properties"]["graphs"]["additionalProperties"]
-    problems = [_message("graph spec", path, what) for path, what in _walk(spec, entry, schema, ())]
+    problems = schema_problems(spec, entry, schema)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([_message("graph spec", path, what) for path, what in problems])
 
 
 def _message(name: str, path: KeyPath, what: str,
@@ -103,166 +96,126 @@ def _message(name: str, path: KeyPath, what: str,
     return f"{name} key {text!r}: {what}"
 
 
-# --- the schema walker -------------------------------------------------------------------
+# --- schema errors in words ----------------------------------------------------------------
 
 
-def _resolve(schema: Schema, root: Schema) -> Schema:
-    """Follow a local ``$ref`` (``#/definitions/train``)."""
-    while "$ref" in schema:
-        node: Any = root
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
+def schema_problems(value: Any, schema: Schema, root: Schema | None = None) -> list[Problem]:
+    """The problems of ``value`` against ``schema`` (a part of ``root``), in the order of the
+    value's keys, each once."""
+    root = schema if root is None else root
+    validator = StrictValidator(root)
+    if schema is not root:  # (evolving to the root, which names $schema, drops strictness)
+        validator = validator.evolve(schema=schema)
+    found = dict.fromkeys(p for e in validator.iter_errors(value) for p in _problems(e, root))
+    return sorted(found, key=lambda problem: _position(value, problem[0]))
 
 
-def _suggest(word: str, options: list[str]) -> str:
-    """``; did you mean 'x'?`` for the nearest option, else the options."""
-    near = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if near:
-        return f"; did you mean {near[0]!r}?"
-    return f"; allowed: {', '.join(options)}" if options else ""
+def _problems(error: ValidationError, root: Schema) -> Iterator[Problem]:
+    """``error`` as (key path, what is wrong); several for keys unknown or missing."""
+    path, kind, rule, value = (tuple(error.absolute_path), error.validator,
+                               error.validator_value, error.instance)
+    if list(error.schema_path)[-2:-1] == ["propertyNames"]:  # value: a key of the mapping
+        yield (*path, value), (f"the name {value!r} is reserved" if kind == "not"
+                               else f"invalid name (names match {rule})")
+    elif kind == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        for key in value:
+            if key not in allowed:
+                yield (*path, key), f"unknown key{_suggest(str(key), allowed)}"
+    elif kind == "required":
+        when = _condition(_if_of(error.schema, root))
+        for key in rule:
+            if key not in value:
+                yield (*path, key), f"missing (required{when})"
+    elif kind == "minProperties":
+        yield path, f"needs at least {rule} entr{'y' if rule == 1 else 'ies'}"
+    elif kind == "uniqueItems":
+        repeated = sorted({repr(v) for i, v in enumerate(value) if v in value[:i]})
+        yield path, f"items must not repeat, got {', '.join(repeated)} more than once"
+    elif kind in ("type", "enum", "const", "anyOf", "minimum", "exclusiveMinimum", "minItems",
+                  "maxItems"):  # the value does not fit its schema, which describe() words
+        near = _suggest(value, _options(error), listed=False) if isinstance(value, str) else ""
+        yield path, f"must be {describe(error.schema)}, got {value!r}{near}"
+    else:  # a rule the schema does not use yet: jsonschema's own words
+        yield path, error.message
 
 
-def _type_ok(value: Any, kind: str) -> bool:
-    """JSON types; integers are strict (2.5 and 2.0 are not), booleans are not numbers."""
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, {"string": str, "boolean": bool, "null": type(None),
-                              "array": list, "object": dict}[kind])
+def _options(error: ValidationError) -> list[str]:
+    """The text values that an enum or const allows, also in the branches of an anyOf."""
+    if error.validator == "anyOf":
+        return [option for branch in error.context or () for option in _options(branch)]
+    values = {"enum": error.validator_value, "const": [error.validator_value]}
+    return [v for v in values.get(error.validator, []) if isinstance(v, str)]
 
 
-def _types(schema: Schema) -> list[str]:
-    kinds = schema.get("type", [])
-    return [kinds] if isinstance(kinds, str) else list(kinds)
+def _position(value: Any, path: KeyPath) -> list[int]:
+    """Where ``path`` lies in ``value``, for sorting: keys in their order, missing keys first."""
+    where = []
+    for part in path:
+        keys = (list(value) if isinstance(value, dict)
+                else range(len(value)) if isinstance(value, list) else [])
+        where.append(keys.index(part) if part in keys else -1)
+        value = value[part] if part in keys else None
+    return where
 
 
-def _describe_number(schema: Schema, kind: str) -> str:
-    article = "an" if kind == "integer" else "a"
-    low, strict = schema.get("exclusiveMinimum"), True
-    if low is None:
-        low, strict = schema.get("minimum"), False
-    if low == 0 and strict or low == 1 and not strict and kind == "integer":
-        return f"a positive {kind}"
-    if low == 0:
-        return f"a non-negative {kind}"
-    if low is not None:
-        return f"{article} {kind} {'>' if strict else '>='} {low}"
-    return f"{article} {kind}"
+def _if_of(then: Schema, node: Any) -> Schema | None:
+    """The ``if`` beside the ``then`` schema in the schema ``node`` (None: no such ``then``)."""
+    if isinstance(node, dict) and node.get("then") is then:
+        return node.get("if")
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return next((when for child in children if (when := _if_of(then, child)) is not None), None)
 
 
-def describe(schema: Schema, root: Schema | None = None) -> str:
-    """What a value of ``schema`` must be, in words: ``a positive integer``."""
-    schema = _resolve(schema, root or {})
-    if "enum" in schema:
-        return "one of " + ", ".join(repr(v) for v in schema["enum"])
-    if "const" in schema:
-        return repr(schema["const"])
-    if "anyOf" in schema:
-        return " or ".join(describe(s, root) for s in schema["anyOf"])
-    words = []
-    for kind in _types(schema):
-        if kind in ("integer", "number"):
-            words.append(_describe_number(schema, kind))
-        elif kind == "array":
-            low, high = schema.get("minItems"), schema.get("maxItems")
-            if low is not None and low == high:
-                words.append(f"a list of {low} items")
-            elif low:
-                words.append(f"a list of at least {low} item{'s' if low > 1 else ''}")
-            else:
-                words.append("a list")
-        else:
-            words.append({"string": "a string", "boolean": "true or false", "null": "null",
-                          "object": "a mapping"}[kind])
-    return " or ".join(words) or "any value"
-
-
-def _valid(value: Any, schema: Schema, root: Schema) -> bool:
-    return next(_walk(value, schema, root, ()), None) is None
-
-
-def _condition(when: Schema) -> str:
+def _condition(when: Schema | None) -> str:
     """`` when edges is 'knn'`` for an ``if`` on properties' const or enum values."""
     parts = []
-    for key, rule in when.get("properties", {}).items():
+    for key, rule in (when or {}).get("properties", {}).items():
         values = [rule["const"]] if "const" in rule else rule.get("enum", [])
         if values:
             parts.append(f"{key} is " + " or ".join(repr(v) for v in values))
     return f" when {' and '.join(parts)}" if parts else ""
 
 
-def _walk(value: Any, schema: Schema, root: Schema, path: KeyPath) -> Iterator[Problem]:
-    """Every problem of ``value`` against ``schema``, in the order of the value's keys."""
-    schema = _resolve(schema, root)
-    wrong = (path, f"must be {describe(schema, root)}, got {value!r}")
-    kinds = _types(schema)
-    if kinds and not any(_type_ok(value, k) for k in kinds):
-        yield wrong
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        options = [v for v in schema["enum"] if isinstance(v, str)]
-        hint = _suggest(value, options) if isinstance(value, str) else ""
-        yield path, wrong[1] + (hint if hint.startswith("; did") else "")
-        return
-    if ("const" in schema and value != schema["const"]
-            or "anyOf" in schema and not any(_valid(value, s, root) for s in schema["anyOf"])):
-        yield wrong
-        return
-    if _type_ok(value, "number"):
-        low, high, above = (schema.get(k) for k in ("minimum", "maximum", "exclusiveMinimum"))
-        if (low is not None and value < low or high is not None and value > high
-                or above is not None and value <= above):
-            yield wrong
-    if isinstance(value, list):
-        yield from _walk_list(value, schema, root, path)
-    if isinstance(value, dict):
-        yield from _walk_mapping(value, schema, root, path)
-        for part in schema.get("allOf", []):  # if/then: keys required in some cases
-            if "if" in part and _valid(value, part["if"], root):
-                for key in part.get("then", {}).get("required", []):
-                    if key not in value:
-                        yield (*path, key), f"missing (required{_condition(part['if'])})"
+def _suggest(word: str, options: list[str], listed: bool = True) -> str:
+    """``; did you mean 'x'?`` for the nearest option, else (``listed``) the options."""
+    near = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if near:
+        return f"; did you mean {near[0]!r}?"
+    return f"; allowed: {', '.join(options)}" if options and listed else ""
 
 
-def _walk_list(value: list[Any], schema: Schema, root: Schema,
-               path: KeyPath) -> Iterator[Problem]:
-    low, high = schema.get("minItems"), schema.get("maxItems")
-    if low is not None and len(value) < low or high is not None and len(value) > high:
-        yield path, f"must be {describe(schema, root)}, got {value!r}"
-    if schema.get("uniqueItems"):
-        repeated = sorted({repr(v) for i, v in enumerate(value) if v in value[:i]})
-        if repeated:
-            yield path, f"items must not repeat, got {', '.join(repeated)} more than once"
-    if "items" in schema:
-        for i, item in enumerate(value):
-            yield from _walk(item, schema["items"], root, (*path, i))
+def describe(schema: Schema) -> str:
+    """What a value of ``schema`` must be, in words: ``a positive integer``."""
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    if "const" in schema:
+        return repr(schema["const"])
+    if "anyOf" in schema:
+        return " or ".join(describe(s) for s in schema["anyOf"])
+    kinds = schema.get("type", [])
+    return " or ".join(_describe_type(schema, kind) for kind in
+                       ([kinds] if isinstance(kinds, str) else kinds)) or "any value"
 
 
-def _walk_mapping(value: dict[str, Any], schema: Schema, root: Schema,
-                  path: KeyPath) -> Iterator[Problem]:
-    properties = schema.get("properties", {})
-    extra = schema.get("additionalProperties", True)
-    names = schema.get("propertyNames", {})
-    for key in schema.get("required", []):
-        if key not in value:
-            yield (*path, key), "missing (required)"
-    if len(value) < schema.get("minProperties", 0):
-        yield path, f"needs at least {schema['minProperties']} entry"
-    for key, item in value.items():
-        here = (*path, key)
-        if "pattern" in names and not re.search(names["pattern"], str(key)):
-            yield here, f"invalid name (names match {names['pattern']})"
-        if "const" in names.get("not", {}) and key == names["not"]["const"]:
-            yield here, f"the name {key!r} is reserved"
-        if key in properties:
-            yield from _walk(item, properties[key], root, here)
-        elif isinstance(extra, dict):
-            yield from _walk(item, extra, root, here)
-        elif extra is False:
-            yield here, f"unknown key{_suggest(str(key), list(properties))}"
+def _describe_type(schema: Schema, kind: str) -> str:
+    if kind in ("integer", "number"):
+        low, strict = schema.get("exclusiveMinimum"), True
+        if low is None:
+            low, strict = schema.get("minimum"), False
+        if low == 0 and strict or low == 1 and not strict and kind == "integer":
+            return f"a positive {kind}"
+        if low == 0:
+            return f"a non-negative {kind}"
+        bound = f" {'>' if strict else '>='} {low}" if low is not None else ""
+        return f"{'an' if kind == 'integer' else 'a'} {kind}{bound}"
+    if kind == "array":
+        low, high = schema.get("minItems"), schema.get("maxItems")
+        if low is not None and low == high:
+            return f"a list of {low} items"
+        return f"a list of at least {low} item{'s' if low > 1 else ''}" if low else "a list"
+    return {"string": "a string", "boolean": "true or false", "null": "null",
+            "object": "a mapping"}[kind]
 
 
 # --- model params and training keys, per architecture ----------------------------------
@@ -343,71 +296,34 @@ def model_problems(config: Mapping[str, Any]) -> list[Problem]:
 # --- --config overrides ----------------------------------------------------------------
 
 
-def _kind_of(value: Any) -> str:
-    return next(k for k in ("null", "boolean", "integer", "number", "string", "array", "object")
-                if _type_ok(value, k))
-
-
-def _accepted(schema: Schema | None, root: Schema) -> list[str]:
-    """JSON types a value of ``schema`` may have; empty when the schema does not say."""
-    if schema is None:
-        return []
-    schema = _resolve(schema, root)
-    if "anyOf" in schema:
-        return [k for s in schema["anyOf"] for k in _accepted(s, root)]
-    if "const" in schema:
-        return [_kind_of(schema["const"])]
-    if "enum" in schema:
-        return [_kind_of(v) for v in schema["enum"]]
-    return _types(schema)
-
-
-def _readings(text: str) -> Iterator[Any]:
-    """What a bare scalar can mean besides text, most specific first (as Snakemake reads a
-    top-level ``--config`` value): int, finite float, boolean, null."""
-    try:
-        yield int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-        if math.isfinite(number):
-            yield number
-    except ValueError:
-        pass
+def _reading(text: str) -> Any:
+    """A bare scalar read as Snakemake reads a top-level ``--config`` value: int, finite float,
+    boolean or null, else the text."""
+    for read in (int, float):
+        try:
+            if math.isfinite(number := read(text)):
+                return number
+        except ValueError:
+            pass
     if text.lower() in ("true", "false"):
-        yield text.lower() == "true"
-    if text in ("null", "~"):
-        yield None
+        return text.lower() == "true"
+    return None if text in ("null", "~") else text
 
 
-def _child(schema: Schema | None, key: str, root: Schema) -> Schema | None:
-    """The schema of ``key`` inside an object schema (None: not known)."""
-    if schema is None:
-        return None
-    schema = _resolve(schema, root)
-    if key in schema.get("properties", {}):
-        return schema["properties"][key]
-    extra = schema.get("additionalProperties")
-    return extra if isinstance(extra, dict) else None
-
-
-def _coerce(value: Any, schema: Schema | None, root: Schema) -> Any:
-    """``value`` with its text leaves read as ``schema`` accepts them: '2' -> 2 for an
-    integer, left as text where the schema wants text or no reading fits, and read as any
-    scalar where the schema does not say (model params)."""
-    if isinstance(value, dict):
-        return {k: _coerce(v, _child(schema, k, root), root) for k, v in value.items()}
-    if isinstance(value, list):
-        items = _resolve(schema, root).get("items") if schema is not None else None
-        return [_coerce(v, items, root) for v in value]
-    if not isinstance(value, str):
-        return value
-    kinds = _accepted(schema, root)
-    for reading in _readings(value):
-        if not kinds or any(_type_ok(reading, k) for k in kinds):
-            return reading
-    return value
+def _text_leaves(node: Any, over: Any, path: KeyPath) -> Iterator[tuple[Any, Any, KeyPath]]:
+    """(container, key, key path) of each text value in ``node`` that the override ``over``
+    set (Snakemake merges a mapping into a mapping and replaces anything else)."""
+    items = (over.items() if isinstance(over, Mapping)
+             else enumerate(over) if isinstance(over, list) else ())
+    for key, sub in items:
+        try:
+            value = node[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(value, str):
+            yield node, key, (*path, key)
+        else:
+            yield from _text_leaves(value, sub, (*path, key))
 
 
 def coerce_overrides(config: dict[str, Any], overrides: Mapping[str, Any],
@@ -416,19 +332,13 @@ def coerce_overrides(config: dict[str, Any], overrides: Mapping[str, Any],
 
     Snakemake reads a top-level ``--config key=value`` as int, float, bool or text, but the
     inside of a nested value (``train={"threads": 2}``) with YAML's BaseLoader: every leaf is
-    text ('2'), which the schema then rejects. Each such leaf is read the way the schema
-    wants it (2); it stays text where the schema wants text (``device``), and where no
-    reading fits the check reports it as it stands.
+    text ('2'), which the schema then rejects. Each such leaf is read as a number, boolean or
+    null (2) unless the schema then reports a wrong type there: it stays text where the schema
+    wants text (``device``) and is read where the schema does not say (model params).
     """
-
-    def walk(node: dict[str, Any], over: Mapping[str, Any], node_schema: Schema | None) -> None:
-        for key, value in over.items():
-            if key not in node:
-                continue
-            sub = _child(node_schema, key, schema)
-            if isinstance(value, Mapping) and isinstance(node[key], dict):
-                walk(node[key], value, sub)
-            else:
-                node[key] = _coerce(node[key], sub, schema)
-
-    walk(config, overrides, schema)
+    validator = StrictValidator(schema)
+    for parent, key, path in list(_text_leaves(config, overrides, ())):
+        text, parent[key] = parent[key], _reading(parent[key])
+        if any(error.validator == "type" and tuple(error.absolute_path) == path
+               for error in validator.iter_errors(config)):
+            parent[key] = text
