@@ -78,7 +78,7 @@ def _cell(row: pd.Series, metric: str) -> str:
         return "–"  # not measured (e.g. energy not trained)
     text = COLUMNS[metric][1].format(value)
     std = row.get(f"{metric}_std")
-    if row["runs"] > 1 and std is not None and not math.isnan(std):
+    if row["runs"] > 1 and std is not None and not math.isnan(std) and std > 0:
         text += " ± " + COLUMNS[metric][1].format(std)
     return text
 

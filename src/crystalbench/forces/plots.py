@@ -72,15 +72,13 @@ def accuracy_vs_time(
              title="accuracy vs training time")
     right.set(xlabel=f"inference time per structure (ms, {device})", ylabel=L2MAE_LABEL,
               title="accuracy vs inference time")
-    ms = 1000 / runs["inference_structures_per_s"]
-    if ms.max() > 3 * ms.min():  # models of very different cost: log scale
-        right.set_xscale("log")
-        right.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    right.set_xlim(left=0)
     left.legend(fontsize=8)
     right.legend(fontsize=8)
     n = runs.groupby(GROUP).size()
-    fig.suptitle(f"{title}\n(mean over {n.min()}–{n.max()} runs per model; band and bars: "
-                 "± std)" if n.max() > 1 else title, fontsize=11)
+    runs_text = str(n.min()) if n.min() == n.max() else f"{n.min()}–{n.max()}"
+    fig.suptitle(f"{title}\n(mean over {runs_text} runs per model; band and bars: ± std)"
+                 if n.max() > 1 else title, fontsize=11)
     fig.tight_layout()
     save_figure(fig, out_paths)
 
