@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from crystalbench.demo import generate_demo_alloys
-from crystalbench.matbench import read_matbench_json
-from crystalbench.structures import Structure
+from crystalbench.crystal.demo import generate_demo_alloys
+from crystalbench.crystal.matbench import read_matbench_json
+from crystalbench.crystal.structures import Structure
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,7 @@ def real_structures(jdft2d: list[Structure], phonons: list[Structure]) -> list[S
 @pytest.fixture(scope="session")
 def everything(demo_structures: list[Structure], real_structures: list[Structure]):
     """All 2,205 demo and real crystals with their symmetry, computed once per session."""
-    from crystalbench.symmetry import analyse_symmetry
+    from crystalbench.crystal.symmetry import analyse_symmetry
 
     structures = demo_structures + real_structures
     return structures, [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)

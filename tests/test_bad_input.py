@@ -26,9 +26,15 @@ from conftest import require_data
 from pymatgen.core import Lattice
 from pymatgen.core import Structure as PmgStructure
 
-from crystalbench.graphs import GraphSpec, asu_graph, build_graph, read_graph_table, select_edges
-from crystalbench.structures import read_structure_table
-from crystalbench.symmetry import analyse_symmetry
+from crystalbench.crystal.graphs import (
+    GraphSpec,
+    asu_graph,
+    build_graph,
+    read_graph_table,
+    select_edges,
+)
+from crystalbench.crystal.structures import read_structure_table
+from crystalbench.crystal.symmetry import analyse_symmetry
 
 GRAPH_SPECS = {"asu-knn24": {"representation": "asu", "edges": "knn", "k": 24},
                "cell-knn24": {"representation": "cell", "edges": "knn", "k": 24}}
@@ -272,8 +278,8 @@ def test_unreadable_frame_file_names_the_file(tmp_path):
 
 
 def test_cif_with_an_unknown_element_is_rejected_by_name(tmp_path):
-    from crystalbench.predict import read_cif
-    from crystalbench.structures import rejection_reason
+    from crystalbench.crystal.predict import read_cif
+    from crystalbench.crystal.structures import rejection_reason
 
     good = tmp_path / "nacl.cif"
     PmgStructure(Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(

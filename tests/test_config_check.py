@@ -155,10 +155,10 @@ def test_model_train_keys_are_the_train_dataclasses_fields():
 
 def test_schema_lists_what_the_code_knows():
     """The schema's hand-written keys and enums agree with the code they configure."""
+    from crystalbench.crystal.graphs import GraphSpec
+    from crystalbench.crystal.train import TrainConfig
     from crystalbench.forces.train import ForceTrainConfig
-    from crystalbench.graphs import GraphSpec
     from crystalbench.models import ARCHITECTURES, FORCE_ARCHITECTURES
-    from crystalbench.train import TrainConfig
 
     schema = load_schema()
     models = schema["properties"]["models"]["additionalProperties"]["properties"]

@@ -252,8 +252,8 @@ def model_problems(config: Mapping[str, Any]) -> list[Problem]:
     if isinstance(forces, dict):
         sections.append((("forces", "models"), forces.get("models"), "force"))
     try:
+        from crystalbench.crystal.train import TrainConfig
         from crystalbench.models import ARCHITECTURES, FORCE_ARCHITECTURES
-        from crystalbench.train import TrainConfig
 
         kinds: dict[str, tuple[Mapping[str, Any], type]] = {
             "crystal": (ARCHITECTURES, TrainConfig)}

@@ -9,10 +9,10 @@ from ase.build import add_adsorbate, fcc111
 from scipy import stats
 from torch_geometric.data import Batch, Data
 
+from crystalbench.core.neighbors import radius_limited_edges
 from crystalbench.forces.augment import haar_rotations, rotate_batch, rotate_frame
 from crystalbench.forces.metrics import force_loss
 from crystalbench.models.layers import scatter_sum
-from crystalbench.neighbors import radius_limited_edges
 
 
 def slab(seed: int):

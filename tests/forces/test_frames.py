@@ -3,7 +3,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import crystalbench.io
+import crystalbench.core.io
+from crystalbench.core.io import read_metadata
 from crystalbench.forces.frames import (
     Frame,
     InvalidFrameError,
@@ -12,7 +13,6 @@ from crystalbench.forces.frames import (
     read_frame_table,
     write_frame_table,
 )
-from crystalbench.io import read_metadata
 
 
 def make_frame(system: str = "s1", frame: int = 0, n: int = 4, seed: int = 0) -> Frame:
@@ -135,7 +135,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(crystalbench.io.pq, "write_table", crash)
+    monkeypatch.setattr(crystalbench.core.io.pq, "write_table", crash)
     with pytest.raises(RuntimeError, match="interrupted"):
         write_frame_table([make_frame()], tmp_path / "f.parquet", tmp_path / "r.parquet", {})
     assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from crystalbench.core.io import read_metadata
 from crystalbench.forces.splits import (
     slab_composition,
     stratum_ranks,
@@ -9,7 +10,6 @@ from crystalbench.forces.splits import (
     training_subset,
     write_system_splits,
 )
-from crystalbench.io import read_metadata
 
 
 def frames_of(n_systems: int, seed: int = 0) -> list[str]:

@@ -10,11 +10,11 @@ import torch
 from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
-from crystalbench.dataset import to_data
-from crystalbench.graphs import GraphSpec, asu_graph, cell_graph, select_edges
-from crystalbench.line_graph import angle_pairs
-from crystalbench.structures import Structure
-from crystalbench.symmetry import Symmetry, analyse_symmetry
+from crystalbench.crystal.dataset import to_data
+from crystalbench.crystal.graphs import GraphSpec, asu_graph, cell_graph, select_edges
+from crystalbench.crystal.line_graph import angle_pairs
+from crystalbench.crystal.structures import Structure
+from crystalbench.crystal.symmetry import Symmetry, analyse_symmetry
 
 TOLERANCE = 1e-5
 KNN24 = {"edges": "knn", "k": 24}

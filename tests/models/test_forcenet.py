@@ -12,8 +12,9 @@ from pymatgen.core import Element
 from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch, Data
 
-from crystalbench.dataset import CrystalData
-from crystalbench.line_graph import angle_pairs
+from crystalbench.core.neighbors import radius_limited_edges
+from crystalbench.crystal.dataset import CrystalData
+from crystalbench.crystal.line_graph import angle_pairs
 from crystalbench.models import FORCE_ARCHITECTURES, build_force_model, count_parameters
 from crystalbench.models.forcenet import ForceNet, ForceNetConfig
 from crystalbench.models.forcenet_basis import BASES, EdgeBasis
@@ -23,7 +24,6 @@ from crystalbench.models.forcenet_elements import (
     forcenet_element_table,
 )
 from crystalbench.models.layers import ACTIVATIONS, activation, edge_pairs_at_target
-from crystalbench.neighbors import radius_limited_edges
 
 CUTOFF = 6.0
 SMALL = {

@@ -17,9 +17,9 @@ from model_checks import (
     translated,
 )
 
-from crystalbench.graphs import GraphSpec, select_edges
+from crystalbench.crystal.graphs import GraphSpec, select_edges
+from crystalbench.crystal.symmetry import analyse_symmetry
 from crystalbench.models import ARCHITECTURES, build_model
-from crystalbench.symmetry import analyse_symmetry
 
 KNN24 = {"edges": "knn", "k": 24}
 VORONOI = {"edges": "voronoi", "min_area": 1e-6}
@@ -94,8 +94,8 @@ def test_cutoff_models_reject_longer_edges(architecture, demo_structures):
     must be refused, not filtered with a wrong weight."""
     from torch_geometric.data import Batch
 
-    from crystalbench.dataset import to_data
-    from crystalbench.graphs import build_graph
+    from crystalbench.crystal.dataset import to_data
+    from crystalbench.crystal.graphs import build_graph
 
     s = demo_structures[0]
     sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)

@@ -11,12 +11,12 @@ import yaml
 from model_checks import TOLERANCE, assert_close, outputs, predict, relative_difference
 from torch_geometric.data import Batch
 
-from crystalbench.dataset import to_data
-from crystalbench.graphs import GraphSpec, build_graph
+from crystalbench.crystal.dataset import to_data
+from crystalbench.crystal.graphs import GraphSpec, build_graph
+from crystalbench.crystal.structures import Structure
+from crystalbench.crystal.symmetry import analyse_symmetry
+from crystalbench.crystal.voronoi import voronoi_edges
 from crystalbench.models import build_model, count_parameters
-from crystalbench.structures import Structure
-from crystalbench.symmetry import analyse_symmetry
-from crystalbench.voronoi import voronoi_edges
 
 REPO = Path(__file__).resolve().parents[2]
 KNN24 = {"edges": "knn", "k": 24}

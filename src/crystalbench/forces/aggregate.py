@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crystalbench.io import write_text
+from crystalbench.core.io import write_text
 
 GROUP = ["dataset", "model", "graph", "n_train_systems"]
 COLUMNS = {  # metric -> (header, format)

@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 
+from crystalbench.core.job_arguments import add_training_job_arguments
+
 log = logging.getLogger("crystalbench")
 
 
@@ -50,9 +52,9 @@ def cmd_splits(args: argparse.Namespace) -> None:
 
 
 def cmd_graphs(args: argparse.Namespace) -> None:
+    from crystalbench.core.io import read_metadata
     from crystalbench.forces.frames import read_frame_table
     from crystalbench.forces.graphs import ForceGraphSpec, write_force_graph_table
-    from crystalbench.io import read_metadata
 
     spec = ForceGraphSpec.from_config(json.loads(args.spec))
     frames = read_frame_table(args.frames)
@@ -89,16 +91,8 @@ def cmd_data_size(args: argparse.Namespace) -> None:
     accuracy_vs_data_size(load_force_runs(args.metrics), args.figure, args.title)
 
 
-def cmd_bench_augmentation(args: argparse.Namespace) -> None:
-    from crystalbench.forces.bench_augmentation import bench_augmentation
-
-    bench_augmentation(args.steps, args.copies, args.seed, args.threads)
-
-
 def add_force_commands(sub: argparse._SubParsersAction) -> None:
     """Register the s2ef-* subcommands."""
-    from crystalbench.cli import add_training_job_arguments
-
     s = sub.add_parser("s2ef-frames", help="S2EF frame table (EMT demo, OC20 files, LMDB)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--source", choices=("emt", "oc20", "lmdb"), required=True)
@@ -147,11 +141,3 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--metrics", nargs="+", required=True)
     s.add_argument("--figure", nargs="+", required=True, help="png and/or svg paths")
     s.set_defaults(func=cmd_data_size)
-
-    s = sub.add_parser("bench-augmentation", help="benchmark: ForceNet with and without "
-                       "rotation augmentation, error on rotated copies")
-    s.add_argument("--steps", type=int, default=400)
-    s.add_argument("--copies", type=int, default=8, help="rotated copies of the test frames")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=2)
-    s.set_defaults(func=cmd_bench_augmentation)

@@ -19,14 +19,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crystalbench import __version__
-from crystalbench.io import (
+from crystalbench.core.io import (
     fixed_array,
     fixed_column,
     flatten_list_column,
     list_array,
     write_parquet,
 )
-from crystalbench.structures import (
+from crystalbench.core.validation import (
     DEFAULT_MIN_DISTANCE,
     atomic_number_problem,
     close_pair_problem,

@@ -24,11 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crystalbench import __version__
+from crystalbench.core.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
+from crystalbench.core.neighbors import radius_limited_edges
+from crystalbench.core.parallel import ordered_map
+from crystalbench.core.progress import Progress
 from crystalbench.forces.frames import Frame
-from crystalbench.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
-from crystalbench.neighbors import radius_limited_edges
-from crystalbench.parallel import ordered_map
-from crystalbench.progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from crystalbench.core.figures import save_figure  # noqa: E402
 from crystalbench.forces.aggregate import GROUP  # noqa: E402
-from crystalbench.plots import save_figure  # noqa: E402
 
 L2MAE_LABEL = "held-out forces L2MAE (eV/Å)"
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crystalbench.io import write_parquet
+from crystalbench.core.io import write_parquet
 
 
 def _dealing_order(

@@ -33,7 +33,16 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from crystalbench import __version__
-from crystalbench.dataset import batches
+from crystalbench.core.io import list_array, read_metadata, write_json, write_parquet, write_text
+from crystalbench.core.resume import load_resume, save_resume, save_torch
+from crystalbench.core.training import (
+    batches,
+    fold_indices,
+    linear_decay,
+    optimizer_step,
+    prepare_torch,
+    use_amp,
+)
 from crystalbench.forces.augment import haar_rotations, rotate_batch
 from crystalbench.forces.dataset import force_table_to_data
 from crystalbench.forces.graphs import read_force_graph_table
@@ -46,16 +55,7 @@ from crystalbench.forces.metrics import (
     max_force_error,
 )
 from crystalbench.forces.splits import read_system_strata, training_subset
-from crystalbench.io import list_array, read_metadata, write_json, write_parquet, write_text
 from crystalbench.models import build_force_model, count_parameters
-from crystalbench.resume import load_resume, save_resume, save_torch
-from crystalbench.train import (
-    fold_indices,
-    linear_decay,
-    optimizer_step,
-    prepare_torch,
-    use_amp,
-)
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,92 @@
+"""Training plumbing shared by the crystal and force fold runners: device and seeds, the
+fold's indices, batching, the learning-rate decay and one optimizer step."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from torch_geometric.data import Batch, Data
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(requested: str) -> torch.device:
+    """'auto' means CUDA when present, else CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def prepare_torch(device: str, threads: int, seed: int) -> torch.device:
+    """Threads, device, seed; deterministic kernels on CPU so CPU runs are bit-reproducible."""
+    torch.set_num_threads(threads)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    return dev
+
+
+def fold_indices(
+    ids: list[str], splits_path: str | os.PathLike, fold: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training ids (every other fold) and of the test ids (``fold``)."""
+    split = pq.read_table(splits_path).to_pandas().set_index("id")["fold"]
+    missing = set(ids) - set(split.index)
+    if missing:
+        raise ValueError(f"{len(missing)} ids have no fold in {splits_path}, "
+                         f"e.g. {sorted(missing)[:3]}")
+    folds = split.loc[ids].to_numpy()
+    train_idx, test_idx = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+    if len(train_idx) == 0 or len(test_idx) == 0:
+        raise ValueError(f"fold {fold} leaves {len(train_idx)} train and {len(test_idx)} test ids")
+    return train_idx, test_idx
+
+
+def linear_decay(
+    optimizer: torch.optim.Optimizer, lr: float, lr_end: float, total_steps: int,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate falling linearly per step from ``lr`` to ``lr_end``."""
+    end_factor = lr_end / lr
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1 - (1 - end_factor) * min(step, total_steps) / total_steps)
+
+
+def optimizer_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, parameters: list[torch.Tensor],
+    clip_grad_norm: float | None, scaler: torch.amp.GradScaler | None,
+) -> None:
+    """Backward and step; with ``scaler`` (AMP) the loss is scaled and gradients are unscaled
+    before clipping, so ``clip_grad_norm`` always bounds the true norm."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if clip_grad_norm is not None:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
+        scaler.step(optimizer)  # skipped when the gradients overflowed
+        scaler.update()
+    else:
+        loss.backward()
+        if clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
+        optimizer.step()
+
+
+def use_amp(requested: bool, dev: torch.device) -> bool:
+    """Whether mixed precision is actually used: only on CUDA; a CPU request is logged."""
+    if requested and dev.type != "cuda":
+        log.warning("AMP (mixed precision) is CUDA-only; training on %s in float32", dev)
+    return requested and dev.type == "cuda"
+
+
+def batches(
+    data: list[Data], indices: np.ndarray, batch_size: int, rng: np.random.Generator | None,
+) -> list[Batch]:
+    """Split ``indices`` (shuffled with ``rng`` when given) into PyG batches."""
+    order = rng.permutation(indices) if rng is not None else np.asarray(indices)
+    return [Batch.from_data_list([data[i] for i in order[s:s + batch_size]])
+            for s in range(0, len(order), batch_size)]

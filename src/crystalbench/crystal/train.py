@@ -1,0 +1,202 @@
+"""Train one model on one fold of one graph table; write predictions, metrics and checkpoints.
+
+Protocol: train on every fold but ``fold``, test on ``fold``. Regression: targets standardised
+with the training ids' mean and standard deviation, MAE loss, predictions transformed back.
+Classification: binary cross-entropy on logits, probabilities as predictions. Adam with a
+learning rate decaying linearly per step; no early stopping (last-epoch weights), as in the
+reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkpoint_every``
+epochs, so an interrupted job continues where it stopped and ends with the same weights.
+
+Optional: gradient-norm clipping, and float16 mixed precision (autocast + gradient scaling)
+on CUDA only; on CPU a request for AMP is logged and training stays float32. The final
+``checkpoint.pt`` carries everything ``crystalbench predict`` needs to rebuild the model and
+the graphs of new structures (architecture, parameters, graph spec, symprec, target scaling).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+from torch_geometric.data import Data
+
+from crystalbench import __version__
+from crystalbench.core.io import read_metadata, write_json, write_parquet, write_text
+from crystalbench.core.provenance import provenance
+from crystalbench.core.resume import load_resume, save_resume, save_torch
+from crystalbench.core.training import (
+    batches,
+    fold_indices,
+    linear_decay,
+    optimizer_step,
+    prepare_torch,
+    use_amp,
+)
+from crystalbench.crystal.dataset import table_to_data
+from crystalbench.crystal.graphs import read_graph_table
+from crystalbench.crystal.scoring import score
+from crystalbench.models import build_model, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; defaults are the reference coGN budget."""
+
+    epochs: int = 800
+    batch_size: int = 64
+    lr: float = 5e-4
+    lr_end: float = 1e-5
+    seed: int = 0
+    checkpoint_every: int = 10
+    clip_grad_norm: float | None = None  # max global gradient norm; None: no clipping
+    amp: bool = False  # float16 mixed precision; honoured on CUDA only
+
+
+def train_epoch(
+    model: torch.nn.Module, data: list[Data], train_idx: np.ndarray, batch_size: int,
+    rng: np.random.Generator, optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: Callable, dev: torch.device,
+    clip_grad_norm: float | None = None, scaler: torch.amp.GradScaler | None = None,
+) -> tuple[float, float]:
+    """One shuffled pass over the training graphs, collation included.
+
+    With ``scaler`` the forward pass runs under float16 autocast and the loss is scaled;
+    gradients are unscaled before clipping, so ``clip_grad_norm`` always bounds the true norm.
+    Returns (mean loss, wall seconds).
+    """
+    model.train()
+    tic = time.perf_counter()
+    loss_sum, n_seen = 0.0, 0
+    parameters = list(model.parameters())
+    for batch in batches(data, train_idx, batch_size, rng):
+        batch = batch.to(dev)
+        optimizer.zero_grad()
+        with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
+            out = model(batch).squeeze(-1)
+        loss = loss_fn(out.float(), batch.y)  # the loss itself in float32
+        optimizer_step(loss, optimizer, parameters, clip_grad_norm, scaler)
+        scheduler.step()
+        loss_sum += loss.item() * batch.num_graphs
+        n_seen += batch.num_graphs
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return loss_sum / n_seen, time.perf_counter() - tic
+
+
+def train_fold(
+    graphs_path: str | os.PathLike, splits_path: str | os.PathLike, fold: int,
+    architecture: str, model_params: dict[str, Any], train_cfg: TrainConfig,
+    out_dir: str | os.PathLike, device: str = "auto", threads: int = 1,
+) -> dict[str, Any]:
+    """Run one training job and write its outputs into ``out_dir``; returns the metrics."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = prepare_torch(device, threads, train_cfg.seed)
+
+    table = read_graph_table(graphs_path)
+    graph_meta = read_metadata(graphs_path)
+    missing_meta = [k for k in ("spec", "symprec", "dataset") if k not in graph_meta]
+    if missing_meta:
+        raise ValueError(f"{graphs_path}: graph metadata lacks {missing_meta}; "
+                         "rebuild the graph table with `crystalbench graphs`")
+    info = graph_meta.get("dataset_info", {})
+    task_type = info.get("task_type", "regression")
+    classification = task_type == "classification"
+    train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
+    if classification:
+        mean, std = 0.0, 1.0
+        loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
+    else:
+        mean = float(table.targets[train_idx].mean())
+        std = float(table.targets[train_idx].std()) or 1.0
+        loss_fn = torch.nn.functional.l1_loss
+    data = table_to_data(table)
+    for d in data:
+        d.y = (d.y - mean) / std
+
+    model = build_model(architecture, model_params).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+    amp = use_amp(train_cfg.amp, dev)
+    scaler = torch.amp.GradScaler(dev.type) if amp else None  # "cuda": AMP is CUDA-only
+    steps_per_epoch = -(-len(train_idx) // train_cfg.batch_size)
+    scheduler = linear_decay(optimizer, train_cfg.lr, train_cfg.lr_end,
+                             train_cfg.epochs * steps_per_epoch)
+    resume_path = out / "resume.pt"
+    # a resume state only continues the very same job: same data, fold, model and budget
+    fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
+                              model_params, asdict(train_cfg)], sort_keys=True)
+    start_epoch, history = load_resume(resume_path, fingerprint, dev, model, optimizer,
+                                       scheduler, scaler)
+    if start_epoch:
+        log.info("resuming %s from epoch %d", out, start_epoch)
+
+    log.info("training %s on %s fold %d: %d train, %d test graphs, %d parameters, device %s",
+             architecture, graphs_path, fold, len(train_idx), len(test_idx),
+             count_parameters(model), dev)
+    for epoch in range(start_epoch, train_cfg.epochs):
+        rng = np.random.default_rng([train_cfg.seed, epoch])
+        train_loss, seconds = train_epoch(model, data, train_idx, train_cfg.batch_size, rng,
+                                          optimizer, scheduler, loss_fn, dev,
+                                          train_cfg.clip_grad_norm, scaler)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss,
+                        "lr": scheduler.get_last_lr()[0], "seconds": seconds})
+        if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
+            log.info("epoch %d/%d: train loss %.4f, %.2f s",
+                     epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
+        if (epoch + 1) % train_cfg.checkpoint_every == 0 and epoch + 1 < train_cfg.epochs:
+            save_resume(resume_path, fingerprint, epoch + 1, history, model, optimizer,
+                        scheduler, scaler)
+
+    model.eval()
+    preds = []
+    tic = time.perf_counter()
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
+        for batch in batches(data, test_idx, train_cfg.batch_size, None):
+            raw = model(batch.to(dev)).squeeze(-1).double()
+            preds.append((torch.sigmoid(raw) if classification else raw).cpu().numpy())
+    predict_seconds = time.perf_counter() - tic
+    pred = np.concatenate(preds) * std + mean
+    y = table.targets[test_idx]
+    metrics = score(task_type, y, pred) | {
+        "task_type": task_type, "data_verified": bool(info.get("verified", True)),
+        "epochs": train_cfg.epochs, "clip_grad_norm": train_cfg.clip_grad_norm, "amp": amp,
+        "seconds_per_epoch": statistics.median(h["seconds"] for h in history),
+        "train_seconds": sum(h["seconds"] for h in history),
+        "predict_seconds": predict_seconds,
+        "parameters": count_parameters(model),
+        "device": str(dev), "threads": threads, "fold": fold,
+        "n_train": len(train_idx), "n_test": len(test_idx),
+        "mean_nodes": float(table.n_nodes.mean()), "mean_edges": float(table.n_edges.mean()),
+        "target_mean": mean, "target_std": std, "torch": torch.__version__,
+        "crystalbench": __version__, "provenance": provenance(),
+    }
+    ids = [table.ids[i] for i in test_idx]
+    write_parquet(pa.Table.from_pandas(pd.DataFrame(
+        {"id": ids, "fold": fold, "target": y, "prediction": pred}), preserve_index=False),
+        out / "predictions.parquet", {"fold": fold})
+    write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
+    # plain str/float only, so that torch.load(..., weights_only=True) reads it
+    save_torch({"model": model.state_dict(), "architecture": architecture,
+                 "model_params": json.dumps(model_params), "target_mean": mean,
+                 "target_std": std, "task_type": task_type,
+                 "graph_spec": json.dumps(graph_meta["spec"], sort_keys=True),
+                 "symprec": float(graph_meta["symprec"]),
+                 "dataset": str(graph_meta["dataset"]), "graph": str(graph_meta.get("graph", "")),
+                 "crystalbench": __version__}, out / "checkpoint.pt")
+    write_json(out / "metrics.json", metrics)
+    resume_path.unlink(missing_ok=True)
+    log.info("fold %d test scores: %s", fold, score(task_type, y, pred))
+    return metrics
