@@ -14,14 +14,8 @@ import yaml
 from snakemake.utils import update_config
 
 from crystalbench.cli import main
-from crystalbench.config_check import (
-    ConfigError,
-    check_config,
-    check_graph_spec,
-    coerce_overrides,
-    load_schema,
-    model_problems,
-)
+from crystalbench.config_check import check_config, model_problems
+from crystalbench.core.schema import ConfigError, check_graph_spec, coerce_overrides, load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -72,8 +72,8 @@ def cmd_splits(args: argparse.Namespace) -> None:
 
 
 def cmd_graphs(args: argparse.Namespace) -> None:
-    from crystalbench.config_check import ConfigError
     from crystalbench.core.io import read_metadata
+    from crystalbench.core.schema import ConfigError
     from crystalbench.crystal.graphs import (
         GraphSpec,
         build_graphs,

@@ -83,7 +83,7 @@ class GraphSpec:
         """A spec from a config's graph entry (or ``asdict`` of a spec, whose None values mean
         unset), checked as the config is: ``ConfigError`` names the key, the rule and the
         nearest valid key (``graph spec key 'k': must be a positive integer, got 2.5``)."""
-        from crystalbench.config_check import SCHEMA_PATH, check_graph_spec
+        from crystalbench.core.schema import SCHEMA_PATH, check_graph_spec
 
         if isinstance(cfg, dict):
             cfg = {key: value for key, value in cfg.items() if value is not None}
