@@ -24,3 +24,15 @@ def test_ci_runs_the_readme_test_line_verbatim():
     _, tests = quick_start_lines()
     ci = (REPO / ".ci/run").read_text().splitlines()
     assert ci[-1] == tests
+
+
+def test_relative_links_in_the_docs_resolve():
+    """README and docs/ link each other and the kept results: every relative link exists."""
+    pages = [REPO / "README.md", REPO / "benchmarks/README.md",
+             *sorted((REPO / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(REPO)} -> {target}")
+    assert not broken, broken

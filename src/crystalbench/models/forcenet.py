@@ -12,9 +12,7 @@ Normalisation: BatchNorm in the node MLP and the force decoder, as in the refere
 normalises each channel across the atoms of a batch, which keeps the relative size of the
 features of different atoms; that is what a force decoder needs (most atoms of a slab feel
 almost nothing, a few feel eV/Å). LayerNorm normalises each atom on its own and so erases
-that size: on the EMT demo frames a LayerNorm ForceNet sat on the zero-force plateau for
-hundreds of steps where the BatchNorm one fitted at once (measured; see the issue note).
-The price is the reference's: in training an atom's output depends on its batch-mates; in
+that size. The price is the reference's: in training an atom's output depends on its batch-mates; in
 evaluation the running statistics are used, so a structure's prediction is its own.
 ``norm="layer"`` and ``"none"`` remain for ablations.
 """
@@ -45,7 +43,8 @@ MIN_DIST_TERM = 1e-3
 
 @dataclass
 class ForceNetConfig:
-    """Defaults: ocp's ForceNet (``fn_forceonly.yml``), LayerNorm instead of BatchNorm."""
+    """Defaults: ocp's ForceNet (``fn_forceonly.yml``): 5 interactions, width 512, sphallmul
+    basis with 50 frequencies up to 1.1^49 rad per cutoff, swish, BatchNorm."""
 
     hidden: int = 512
     interactions: int = 5
