@@ -2,7 +2,7 @@
 reject with its id and a reason, counts reconcile, and the good rows come out exactly as from
 a file without the bad ones (with ASU == cell on their graphs).
 
-Crystals go through ``matbench-structures -> symmetry -> graphs``; S2EF frames through
+Crystals go through ``structures -> symmetry -> graphs``; S2EF frames through
 ``s2ef-frames``. Config mistakes are covered by ``test_config_check.py``.
 """
 
@@ -36,6 +36,8 @@ from crystalbench.crystal.graphs import (
 from crystalbench.crystal.structures import read_structure_table
 from crystalbench.crystal.symmetry import analyse_symmetry
 
+MATBENCH_ENTRY = json.dumps({"source": "matbench", "quantity": "exfoliation energy",
+                             "unit": "meV/atom"})
 GRAPH_SPECS = {"asu-knn24": {"representation": "asu", "edges": "knn", "k": 24},
                "cell-knn24": {"representation": "cell", "edges": "knn", "k": 24}}
 
@@ -123,12 +125,13 @@ def write_matbench(path: Path, rows: list) -> Path:
 
 
 def run_steps(folder: Path, dataset: Path) -> tuple[Path, dict[str, Path]]:
-    """matbench-structures, symmetry and both graphs; returns (structures, graphs by name)."""
+    """structures, symmetry and both graphs; returns (structures, graphs by name)."""
     record = folder / "record.json"
     record.write_text(json.dumps({"sha256": "test", "verified": False}))
     structures, rejects = folder / "s.parquet", folder / "s.rejects.parquet"
-    cli("matbench-structures", "--task", "matbench_jdft2d", "--dataset-file", str(dataset),
-        "--record", str(record), "--out", str(structures), "--rejects", str(rejects))
+    cli("structures", "--dataset", "matbench_jdft2d", "--entry", MATBENCH_ENTRY, "--files",
+        f"data={dataset}", f"record={record}", "--out", str(structures), "--rejects",
+        str(rejects))
     cli("symmetry", "--structures", str(structures), "--out", str(folder / "y.parquet"))
     graphs = {}
     for name, spec in GRAPH_SPECS.items():
@@ -214,10 +217,10 @@ def test_unreadable_matbench_file_names_the_file(tmp_path):
     truncated.write_bytes(good.read_bytes()[:-40])
     record = tmp_path / "r.json"
     record.write_text(json.dumps({"sha256": "t", "verified": False}))
-    result = subprocess.run([sys.executable, "-m", "crystalbench", "matbench-structures",
-                             "--task", "matbench_jdft2d", "--dataset-file", str(truncated),
-                             "--record", str(record), "--out", str(tmp_path / "s.parquet"),
-                             "--rejects", str(tmp_path / "r.parquet")],
+    result = subprocess.run([sys.executable, "-m", "crystalbench", "structures", "--dataset",
+                             "matbench_jdft2d", "--entry", MATBENCH_ENTRY, "--files",
+                             f"data={truncated}", f"record={record}", "--out",
+                             str(tmp_path / "s.parquet"), "--rejects", str(tmp_path / "r.parquet")],
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert f"{truncated}: cannot read a gzipped MatBench JSON file" in result.stderr

@@ -54,7 +54,7 @@ def test_dry_runs_build_the_expected_dags():
     # each on its graph; cogn-demo on asu-knn24 and the Voronoi graph shared): 8 graphs,
     # 5 x (2 + 3 + 4) = 45 runs
     # forces: one EMT dataset and graph, 3 models x 3 seeds on one test fold, 1 study
-    assert demo == {"aggregate": 3, "all": 1, "demo_structures": 1, "graph_stats": 1,
+    assert demo == {"aggregate": 3, "all": 1, "structures": 1, "graph_stats": 1,
                     "graphs": 8, "splits": 1, "symmetry": 1, "train": 45, "s2ef_frames": 1,
                     "s2ef_splits": 1, "s2ef_graphs": 1, "s2ef_train": 9, "s2ef_aggregate": 1,
                     "total": 74}

@@ -40,10 +40,30 @@ def check_config(
         coerce_overrides(config, overrides, schema)
     problems = schema_problems(config, schema)
     flagged = {path for path, _ in problems}  # a key the schema flagged is not re-flagged
-    problems += [p for p in model_problems(config) if p[0] not in flagged]
+    problems += [p for p in model_problems(config) + registry_problems(config)
+                 if p[0] not in flagged]
     if problems:
         raise ConfigError([problem_message("config", path, what, overrides or {})
                            for path, what in problems])
+
+
+def registry_problems(config: Mapping[str, Any]) -> list[Problem]:
+    """Names the schema leaves open because a registry defines them: each graph's edge
+    selection (with the keys it requires) and each crystal dataset's source."""
+    from crystalbench.crystal.graphs import edge_problems
+    from crystalbench.crystal.sources import DATASET_SOURCES
+
+    graphs = config.get("graphs")
+    problems = [(("graphs", name, *path), what)
+                for name, spec in (graphs.items() if isinstance(graphs, dict) else ())
+                for path, what in edge_problems(spec)]
+    datasets = config.get("datasets")
+    for name, entry in datasets.items() if isinstance(datasets, dict) else ():
+        source = entry.get("source") if isinstance(entry, dict) else None
+        if isinstance(source, str) and source not in DATASET_SOURCES:
+            problems.append((("datasets", name, "source"), f"unknown dataset source "
+                             f"{source!r}{suggest(source, list(DATASET_SOURCES))}"))
+    return problems
 
 
 # --- model params and training keys, per architecture ----------------------------------

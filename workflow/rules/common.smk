@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import sys
 
 from snakemake.utils import validate
@@ -11,6 +12,7 @@ try:
 except ImportError:  # Snakemake outside the project's environment (e.g. --sdm conda)
     sys.path.insert(0, os.path.join(workflow.basedir, "src"))
     from crystalbench.config_check import ConfigError, check_config
+from crystalbench.crystal.sources import DATASET_SOURCES
 
 # unknown keys with their path and nearest valid key, model params per architecture,
 # nested --config values read as numbers; then the schema's defaults
@@ -26,7 +28,20 @@ validate(config, "../schemas/config.schema.yaml")
 
 
 def _choice(names):
+    """A wildcard pattern matching exactly these names (none: a pattern matching nothing)."""
+    if not names:
+        return "(?!)"
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+def datasets_of_source(source):
+    return [name for name, d in config["datasets"].items() if d["source"] == source]
+
+
+def dataset_files(wildcards):
+    """The files a dataset's source reads, by role: the structures rule's inputs."""
+    entry = config["datasets"][wildcards.dataset]
+    return DATASET_SOURCES[entry["source"]].inputs(wildcards.dataset, entry)
 
 
 def check_studies():

@@ -1,19 +1,23 @@
-rule demo_structures:
+rule structures:
+    input:
+        unpack(dataset_files),
     output:
         table="results/structures/{dataset}.parquet",
         rejects="results/structures/{dataset}.rejects.parquet",
     log:
         "results/logs/structures/{dataset}.log",
-    wildcard_constraints:
-        dataset="demo_[A-Za-z0-9_]+",
     conda:
         "../../envs/crystalbench.yaml"
     params:
-        seed=lambda wc: config["datasets"][wc.dataset].get("seed", 0),
-        min_distance=config.get("min_distance", 0.5),
+        entry=lambda wc: json.dumps(config["datasets"][wc.dataset]),
+        files=lambda wc, input: " ".join(
+            shlex.quote(f"{role}={path}") for role, path in input.items()
+        ),
+        min_distance=config["min_distance"],
     shell:
-        "crystalbench demo --out {output.table:q} --rejects {output.rejects:q} "
-        "--seed {params.seed} --min-distance {params.min_distance} > {log:q} 2>&1"
+        "crystalbench structures --dataset {wildcards.dataset} --entry {params.entry:q} "
+        "--files {params.files} --out {output.table:q} --rejects {output.rejects:q} "
+        "--min-distance {params.min_distance} > {log:q} 2>&1"
 
 
 rule matbench_fetch:
@@ -23,7 +27,7 @@ rule matbench_fetch:
     log:
         "results/logs/fetch/{dataset}.log",
     wildcard_constraints:
-        dataset="matbench_[a-z0-9_]+",
+        dataset=_choice(datasets_of_source("matbench")),
     conda:
         "../../envs/crystalbench.yaml"
     params:
@@ -36,27 +40,6 @@ rule matbench_fetch:
     shell:
         "crystalbench fetch --task {wildcards.dataset} --out {output.data:q} "
         "--record {output.record:q} {params.local} {params.allow} > {log:q} 2>&1"
-
-
-rule matbench_structures:
-    input:
-        data="resources/datasets/{dataset}.json.gz",
-        record="resources/datasets/{dataset}.verification.json",
-    output:
-        table="results/structures/{dataset}.parquet",
-        rejects="results/structures/{dataset}.rejects.parquet",
-    log:
-        "results/logs/structures/{dataset}.log",
-    wildcard_constraints:
-        dataset="matbench_[a-z0-9_]+",
-    conda:
-        "../../envs/crystalbench.yaml"
-    params:
-        min_distance=config.get("min_distance", 0.5),
-    shell:
-        "crystalbench matbench-structures --task {wildcards.dataset} "
-        "--dataset-file {input.data:q} --record {input.record:q} --out {output.table:q} "
-        "--rejects {output.rejects:q} --min-distance {params.min_distance} > {log:q} 2>&1"
 
 
 rule splits:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
 from crystalbench.core.job_arguments import add_training_job_arguments
 
@@ -15,16 +14,13 @@ log = logging.getLogger("crystalbench")
 DATASET_INFO = ("task_type", "unit", "target", "verified", "sha256")
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
-    from crystalbench.crystal.demo import generate_demo_alloys
-    from crystalbench.crystal.structures import write_structure_table
+def cmd_structures(args: argparse.Namespace) -> None:
+    from crystalbench.crystal.sources import write_dataset
 
-    kept, rejected = write_structure_table(
-        generate_demo_alloys(args.seed), args.out, args.rejects,
-        {"dataset": "demo_alloys", "generator": "crystalbench.crystal.demo", "seed": args.seed,
-         "target": "EMT energy per atom", "unit": "eV/atom", "task_type": "regression",
-         "verified": True}, args.min_distance)
-    log.info("demo_alloys: %d kept, %d rejected", kept, rejected)
+    files = dict(item.split("=", 1) for item in args.files)
+    kept, rejected = write_dataset(args.dataset, json.loads(args.entry), files, args.out,
+                                   args.rejects, args.min_distance)
+    log.info("%s: %d kept, %d rejected", args.dataset, kept, rejected)
 
 
 def cmd_fetch(args: argparse.Namespace) -> None:
@@ -33,20 +29,6 @@ def cmd_fetch(args: argparse.Namespace) -> None:
     result = fetch_dataset(args.task, args.out, args.record, args.local_dir,
                            args.allow_unverified)
     log.info("%s: sha256 %s, verified %s", args.task, result["sha256"], result["verified"])
-
-
-def cmd_matbench_structures(args: argparse.Namespace) -> None:
-    from crystalbench.crystal.matbench import read_matbench_json, task_metadata
-    from crystalbench.crystal.structures import write_structure_table
-
-    record = json.loads(Path(args.record).read_text())
-    meta = task_metadata(args.task)
-    kept, rejected = write_structure_table(
-        read_matbench_json(args.dataset_file), args.out, args.rejects,
-        {"dataset": args.task, "target": meta["target"], "unit": meta["unit"],
-         "task_type": meta["task_type"], "sha256": record["sha256"],
-         "verified": record["verified"]}, args.min_distance)
-    log.info("%s: %d kept, %d rejected", args.task, kept, rejected)
 
 
 def cmd_symmetry(args: argparse.Namespace) -> None:
@@ -163,12 +145,15 @@ def cmd_publish(args: argparse.Namespace) -> None:
 
 def add_crystal_commands(sub: argparse._SubParsersAction) -> None:
     """Register the crystal pipeline's subcommands."""
-    s = sub.add_parser("demo", help="generate the offline demo dataset demo_alloys")
+    s = sub.add_parser("structures", help="structure table of a dataset, read by its source")
+    s.add_argument("--dataset", required=True, help="the dataset's name in the config")
+    s.add_argument("--entry", required=True, help="its config entry as JSON (source, ...)")
+    s.add_argument("--files", nargs="*", default=[], metavar="ROLE=PATH",
+                   help="the files its source reads")
     s.add_argument("--out", required=True)
     s.add_argument("--rejects", required=True)
-    s.add_argument("--seed", type=int, default=0)
     s.add_argument("--min-distance", type=float, default=0.5)
-    s.set_defaults(func=cmd_demo)
+    s.set_defaults(func=cmd_structures)
 
     s = sub.add_parser("fetch", help="download or copy a MatBench file and verify its sha256")
     s.add_argument("--task", required=True)
@@ -178,15 +163,6 @@ def add_crystal_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--allow-unverified", action="store_true",
                    help="accept a hash mismatch; every table then flags the task")
     s.set_defaults(func=cmd_fetch)
-
-    s = sub.add_parser("matbench-structures", help="structure table of a MatBench task")
-    s.add_argument("--task", required=True)
-    s.add_argument("--dataset-file", required=True)
-    s.add_argument("--record", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--rejects", required=True)
-    s.add_argument("--min-distance", type=float, default=0.5)
-    s.set_defaults(func=cmd_matbench_structures)
 
     s = sub.add_parser("symmetry", help="spglib orbits and symmetrised cells")
     s.add_argument("--structures", required=True)

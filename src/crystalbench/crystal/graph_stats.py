@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from crystalbench.core.io import atomic_path, read_metadata, write_text
-from crystalbench.crystal.graphs import read_build_seconds, read_graph_table
+from crystalbench.crystal.graphs import EDGE_SELECTIONS, read_build_seconds, read_graph_table
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -71,12 +71,7 @@ def summarise(counts: pd.DataFrame, meta: dict, build_seconds: float,
 
 
 def edge_label(spec: dict) -> str:
-    if spec["edges"] == "knn":
-        return f"kNN k={spec['k']}"
-    if spec["edges"] == "radius":
-        cap = f", max {spec['max_neighbors']}" if spec.get("max_neighbors") else ""
-        return f"radius {spec['cutoff']:g} Å{cap}"
-    return f"Voronoi area > {spec['min_area']:g} Å²"
+    return EDGE_SELECTIONS[spec["edges"]].label(spec)
 
 
 def reduction_figure(dataset: str, counts: dict[str, pd.DataFrame], path: Path) -> None:

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from importlib.metadata import version
@@ -32,6 +32,13 @@ from crystalbench.core.io import METADATA_KEY, atomic_path, flatten_list_column,
 from crystalbench.core.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limited_edges
 from crystalbench.core.parallel import ordered_map
 from crystalbench.core.progress import Progress
+from crystalbench.core.schema import (
+    SCHEMA_PATH,
+    ConfigError,
+    check_graph_spec,
+    problem_message,
+    suggest,
+)
 from crystalbench.crystal.line_graph import angle_pairs
 from crystalbench.crystal.structures import Structure
 from crystalbench.crystal.symmetry import Symmetry, orbit_nodes
@@ -41,7 +48,62 @@ log = logging.getLogger(__name__)
 
 REPRESENTATIONS = ("cell", "asu")
 BUILD_KEY = "crystalbench_build"  # footer key: build time, known only once all are written
-EDGE_SELECTIONS = ("knn", "radius", "voronoi")
+
+
+@dataclass(frozen=True)
+class EdgeSelection:
+    """One way to connect atoms: what it needs from a spec, how it selects, how it is named.
+
+    ``select(lattice, frac, spec, centres)`` returns the edges of the full periodic cell, or,
+    with ``centres``, at least the edges into those atoms (all an ASU graph keeps).
+    """
+
+    select: Callable[[np.ndarray, np.ndarray, GraphSpec, np.ndarray | None], Edges]
+    requires: tuple[str, ...]  # spec keys that must be set, with their checks in check()
+    label: Callable[[dict[str, Any]], str]  # for tables and figures, from a config entry
+
+
+def _knn(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec,
+         centres: np.ndarray | None) -> Edges:
+    return knn_edges(lattice, frac, spec.k, spec.tie_tolerance, centres)
+
+
+def _radius(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec,
+            centres: np.ndarray | None) -> Edges:
+    return radius_limited_edges(lattice, frac, spec.cutoff, spec.max_neighbors,
+                                spec.tie_tolerance, centres)
+
+
+def _voronoi(lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec,
+             centres: np.ndarray | None) -> Edges:
+    return voronoi_edges(lattice, frac, spec.min_area, centres)
+
+
+def _radius_label(spec: dict[str, Any]) -> str:
+    cap = f", max {spec['max_neighbors']}" if spec.get("max_neighbors") else ""
+    return f"radius {spec['cutoff']:g} Å{cap}"
+
+
+# the edge selections a config's `edges:` may name; adding one is one entry here
+EDGE_SELECTIONS: dict[str, EdgeSelection] = {
+    "knn": EdgeSelection(_knn, ("k",), lambda spec: f"kNN k={spec['k']}"),
+    "radius": EdgeSelection(_radius, ("cutoff",), _radius_label),
+    "voronoi": EdgeSelection(_voronoi, ("min_area",),
+                             lambda spec: f"Voronoi area > {spec['min_area']:g} Å²"),
+}
+
+
+def edge_problems(spec: Any) -> list[tuple[tuple[str, ...], str]]:
+    """(key path, problem) for a graph entry's edge selection: a name the registry knows,
+    with the keys it requires."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("edges"), str):
+        return []  # the schema reports a missing or non-text ``edges``
+    name = spec["edges"]
+    if name not in EDGE_SELECTIONS:
+        return [(("edges",), f"unknown edge selection {name!r}"
+                 f"{suggest(name, list(EDGE_SELECTIONS))}")]
+    return [((key,), f"missing (required when edges is {name!r})")
+            for key in EDGE_SELECTIONS[name].requires if key not in spec]
 
 
 @dataclass(frozen=True)
@@ -67,13 +129,13 @@ class GraphSpec:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, "
                              f"got {self.representation!r}")
         if self.edges not in EDGE_SELECTIONS:
-            raise ValueError(f"edge selection must be one of {EDGE_SELECTIONS}, "
+            raise ValueError(f"edge selection must be one of {list(EDGE_SELECTIONS)}, "
                              f"got {self.edges!r}")
         if self.edges == "radius" and (self.cutoff is None or self.cutoff <= 0):
             raise ValueError(f"radius edges need a positive cutoff, got {self.cutoff!r}")
         if self.edges == "voronoi" and (self.min_area is None or self.min_area < 0):
             raise ValueError(f"Voronoi edges need min_area >= 0, got {self.min_area!r}")
-        if self.edges != "knn":
+        if "k" not in EDGE_SELECTIONS[self.edges].requires:
             object.__setattr__(self, "k", None)  # the kNN default does not apply
         if self.edges == "knn" and (self.k is None or self.k < 1):
             raise ValueError(f"kNN edges need a positive k, got {self.k!r}")
@@ -83,12 +145,14 @@ class GraphSpec:
         """A spec from a config's graph entry (or ``asdict`` of a spec, whose None values mean
         unset), checked as the config is: ``ConfigError`` names the key, the rule and the
         nearest valid key (``graph spec key 'k': must be a positive integer, got 2.5``)."""
-        from crystalbench.core.schema import SCHEMA_PATH, check_graph_spec
-
         if isinstance(cfg, dict):
             cfg = {key: value for key, value in cfg.items() if value is not None}
         if SCHEMA_PATH.exists():  # absent only where the package is installed without it
             check_graph_spec(cfg)
+        problems = edge_problems(cfg)
+        if problems:
+            raise ConfigError([problem_message("graph spec", path, what)
+                               for path, what in problems])
         return cls(**cfg)
 
 
@@ -121,12 +185,7 @@ def select_edges(
 ) -> Edges:
     """Edges of the full periodic cell according to ``spec``; with ``centres``, only (at
     least) the edges into those atoms, which is all an ASU graph keeps."""
-    if spec.edges == "voronoi":
-        return voronoi_edges(lattice, frac, spec.min_area, centres)
-    if spec.edges == "radius":
-        return radius_limited_edges(lattice, frac, spec.cutoff, spec.max_neighbors,
-                                    spec.tie_tolerance, centres)
-    return knn_edges(lattice, frac, spec.k, spec.tie_tolerance, centres)
+    return EDGE_SELECTIONS[spec.edges].select(lattice, frac, spec, centres)
 
 
 def cell_graph(sid: str, numbers: np.ndarray, edges: Edges, target: float) -> CrystalGraph:
