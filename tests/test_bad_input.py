@@ -131,8 +131,9 @@ def run_steps(folder: Path, dataset: Path) -> tuple[Path, dict[str, Path]]:
     structures, rejects = folder / "s.parquet", folder / "s.rejects.parquet"
     cli("structures", "--dataset", "matbench_jdft2d", "--entry", MATBENCH_ENTRY, "--files",
         f"data={dataset}", f"record={record}", "--out", str(structures), "--rejects",
-        str(rejects))
-    cli("symmetry", "--structures", str(structures), "--out", str(folder / "y.parquet"))
+        str(rejects), "--min-distance", "0.5")
+    cli("symmetry", "--structures", str(structures), "--out", str(folder / "y.parquet"),
+        "--symprec", "1e-4")
     graphs = {}
     for name, spec in GRAPH_SPECS.items():
         graphs[name] = folder / f"{name}.parquet"
@@ -220,7 +221,8 @@ def test_unreadable_matbench_file_names_the_file(tmp_path):
     result = subprocess.run([sys.executable, "-m", "crystalbench", "structures", "--dataset",
                              "matbench_jdft2d", "--entry", MATBENCH_ENTRY, "--files",
                              f"data={truncated}", f"record={record}", "--out",
-                             str(tmp_path / "s.parquet"), "--rejects", str(tmp_path / "r.parquet")],
+                             str(tmp_path / "s.parquet"), "--rejects", str(tmp_path / "r.parquet"),
+                             "--min-distance", "0.5"],
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert f"{truncated}: cannot read a gzipped MatBench JSON file" in result.stderr

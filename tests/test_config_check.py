@@ -168,6 +168,12 @@ def test_schema_lists_what_the_code_knows():
     assert (list(schema["properties"]["graphs"]["additionalProperties"]["properties"])
             == names(GraphSpec))
     assert models["architecture"]["enum"] == list(ARCHITECTURES)
+    # the one place a default lives is the schema; the code's fallbacks must agree with it
+    from crystalbench.core.validation import DEFAULT_MIN_DISTANCE
+    from crystalbench.crystal.symmetry import DEFAULT_SYMPREC
+
+    assert schema["properties"]["min_distance"]["default"] == DEFAULT_MIN_DISTANCE
+    assert schema["properties"]["symprec"]["default"] == DEFAULT_SYMPREC
     assert force_models["architecture"]["enum"] == list(FORCE_ARCHITECTURES)
 
 

@@ -247,16 +247,14 @@ def force_study_runs(study):
         for m in s["models"]
         for g in s["graphs"]
         for k in force_test_folds()
-        for n in s.get("train_systems", ["all"])
+        for n in s["train_systems"]
         for seed in force_seeds(study, m)
     ]
 
 
 def force_data_size_studies():
     """Force studies that vary the number of training systems."""
-    return [
-        n for n, s in FORCES["studies"].items() if len(s.get("train_systems", [])) > 1
-    ]
+    return [n for n, s in FORCES["studies"].items() if len(s["train_systems"]) > 1]
 
 
 def force_study_outputs():
@@ -301,7 +299,7 @@ def force_frames_args(wc):
     d = FORCES["datasets"][wc.fdataset]
     args = [f"--source {d['source']}"]
     if d["source"] == "emt":
-        args += [f"--seed {d.get('seed', 0)}", f"--systems {d.get('systems', 12)}"]
+        args += [f"--seed {d['seed']}", f"--systems {d['systems']}"]
     if d.get("allow_pickle"):
         args.append("--allow-pickle")
     return " ".join(args)

@@ -52,8 +52,8 @@ rule splits:
     conda:
         "../../envs/crystalbench.yaml"
     params:
-        folds=config.get("folds", 5),
-        seed=config.get("split_seed", 18012019),
+        folds=config["folds"],
+        seed=config["split_seed"],
     shell:
         "crystalbench splits --structures {input:q} --out {output:q} "
         "--folds {params.folds} --seed {params.seed} > {log:q} 2>&1"

@@ -44,8 +44,8 @@ if FORCES:
         conda:
             "../../envs/crystalbench.yaml"
         params:
-            folds=FORCES.get("folds", 5),
-            seed=FORCES.get("split_seed", 0),
+            folds=FORCES["folds"],
+            seed=FORCES["split_seed"],
         shell:
             "crystalbench s2ef-splits --frames {input:q} --out {output:q} "
             "--folds {params.folds} --seed {params.seed} > {log:q} 2>&1"
@@ -84,7 +84,7 @@ if FORCES:
             "results/benchmarks/forces/train/{fdataset}/{fmodel}/{fgraph}/fold{fold}/systems-{ftrain}/seed{seed}.tsv"
         conda:
             "../../envs/crystalbench.yaml"
-        threads: config["train"].get("threads", 1)
+        threads: config["train"]["threads"]
         resources:
             gpu=1,
             mem_mb=8000,
@@ -92,7 +92,7 @@ if FORCES:
         params:
             model=force_json("models", "fmodel"),
             run=force_train_args,
-            device=config["train"].get("device", "auto"),
+            device=config["train"]["device"],
             out_dir=subpath(output.metrics, parent=True),
         shell:
             "crystalbench s2ef-train --graphs {input.graphs:q} --splits {input.splits:q} "

@@ -11,7 +11,7 @@ rule symmetry:
         "../../envs/crystalbench.yaml"
     threads: PREPROCESSING_THREADS
     params:
-        symprec=config.get("symprec", 1e-4),
+        symprec=config["symprec"],
     shell:
         "crystalbench symmetry --structures {input:q} --out {output:q} "
         "--symprec {params.symprec} --processes {threads} > {log:q} 2>&1"

@@ -13,14 +13,14 @@ rule train:
         "results/benchmarks/train/{dataset}/{model}/{graph}/fold{fold}.tsv"
     conda:
         "../../envs/crystalbench.yaml"
-    threads: config["train"].get("threads", 1)
+    threads: config["train"]["threads"]
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=600,
     params:
         model=model_json,
-        device=config["train"].get("device", "auto"),
+        device=config["train"]["device"],
         out_dir=subpath(output.metrics, parent=True),
     shell:
         "crystalbench train --graphs {input.graphs:q} --splits {input.splits:q} "

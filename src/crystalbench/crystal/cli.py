@@ -152,7 +152,7 @@ def add_crystal_commands(sub: argparse._SubParsersAction) -> None:
                    help="the files its source reads")
     s.add_argument("--out", required=True)
     s.add_argument("--rejects", required=True)
-    s.add_argument("--min-distance", type=float, default=0.5)
+    s.add_argument("--min-distance", type=float, required=True, help="Å (config: min_distance)")
     s.set_defaults(func=cmd_structures)
 
     s = sub.add_parser("fetch", help="download or copy a MatBench file and verify its sha256")
@@ -167,15 +167,15 @@ def add_crystal_commands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("symmetry", help="spglib orbits and symmetrised cells")
     s.add_argument("--structures", required=True)
     s.add_argument("--out", required=True)
-    s.add_argument("--symprec", type=float, default=1e-4)
+    s.add_argument("--symprec", type=float, required=True, help="Å (config: symprec)")
     s.add_argument("--processes", type=int, default=1, help="worker processes")
     s.set_defaults(func=cmd_symmetry)
 
     s = sub.add_parser("splits", help="KFold split table (id -> fold)")
     s.add_argument("--structures", required=True)
     s.add_argument("--out", required=True)
-    s.add_argument("--folds", type=int, default=5)
-    s.add_argument("--seed", type=int, default=18012019)
+    s.add_argument("--folds", type=int, required=True)
+    s.add_argument("--seed", type=int, required=True, help="KFold random_state")
     s.add_argument("--matbench-task", help="use this task's official MatBench v0.1 folds")
     s.set_defaults(func=cmd_splits)
 

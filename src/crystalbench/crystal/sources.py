@@ -33,7 +33,7 @@ def _read_demo(name: str, entry: Mapping[str, Any], files: Files,
                ) -> tuple[Iterable[Structure], dict[str, Any]]:
     from crystalbench.crystal.demo import generate_demo_alloys
 
-    seed = int(entry.get("seed", 0))
+    seed = int(entry["seed"])
     return generate_demo_alloys(seed), {
         "dataset": name, "generator": "crystalbench.crystal.demo", "seed": seed,
         "target": "EMT energy per atom", "unit": "eV/atom", "task_type": "regression",

@@ -21,6 +21,9 @@ def cmd_frames(args: argparse.Namespace) -> None:
     if args.source == "emt":
         from crystalbench.forces.emt_demo import generate_emt_frames
 
+        if args.seed is None or args.systems is None:
+            raise SystemExit(f"{args.dataset}: the EMT source needs --seed and --systems")
+
         frames = generate_emt_frames(args.seed, args.systems)
         meta |= {"generator": "crystalbench.forces.emt_demo", "seed": args.seed,
                  "energy": "EMT total energy (eV)", "tags": "set by the generator"}
@@ -97,8 +100,8 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--dataset", required=True)
     s.add_argument("--source", choices=("emt", "oc20", "lmdb"), required=True)
     s.add_argument("--files", nargs="*", default=[], help="OC20 extxyz/traj files or LMDB")
-    s.add_argument("--seed", type=int, default=0, help="EMT demo seed")
-    s.add_argument("--systems", type=int, default=12, help="EMT demo systems")
+    s.add_argument("--seed", type=int, help="EMT demo seed (config: forces.datasets.*.seed)")
+    s.add_argument("--systems", type=int, help="EMT demo systems")
     s.add_argument("--allow-pickle", action="store_true",
                    help="unpickle OC20 LMDB entries (pickles can run code: trusted files only)")
     s.add_argument("--out", required=True)
@@ -108,8 +111,8 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("s2ef-splits", help="folds by system (id -> fold)")
     s.add_argument("--frames", required=True)
     s.add_argument("--out", required=True)
-    s.add_argument("--folds", type=int, default=5)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--folds", type=int, required=True)
+    s.add_argument("--seed", type=int, required=True)
     s.set_defaults(func=cmd_splits)
 
     s = sub.add_parser("s2ef-graphs", help="full-cell radius graphs of S2EF frames")

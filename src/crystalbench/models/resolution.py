@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import torch
 
+from crystalbench.core.validation import DEFAULT_MIN_DISTANCE as MIN_DISTANCE
+
 log = logging.getLogger(__name__)
 
-MIN_DISTANCE = 0.5  # Å: the pipeline's shortest allowed interatomic distance
 RESOLVED_GAP = 0.3  # Å: two neighbour distances this far apart must look different
 MAX_COSINE = 0.98  # largest cosine similarity allowed between their expansions
 
