@@ -3,11 +3,16 @@ stream of rows into kept ones and rejects with their reasons."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
+import pyarrow as pa
 from pymatgen.optimization.neighbors import find_points_in_spheres
+
+from crystalbench import __version__
+from crystalbench.core.io import write_parquet
 
 DEFAULT_MIN_DISTANCE = 0.5  # Å; real crystals have no two nuclei closer than ~0.7 Å (H2)
 
@@ -85,3 +90,27 @@ def close_pairs(
         return None
     k = int(np.argmin(d))
     return int(i[k]), int(j[k]), float(d[k])
+
+
+def write_checked_table(
+    items: Iterable[T], reason_of: Callable[[T], str | None], kind: str,
+    error: type[ValueError], to_table: Callable[[list[T]], pa.Table],
+    reject_schema: pa.Schema, reject_row: Callable[[T], dict[str, Any]],
+    path: str | os.PathLike, rejects_path: str | os.PathLike, metadata: dict[str, Any],
+    summarise: Callable[[list[T]], dict[str, Any]] = lambda kept: {},
+) -> tuple[list[T], int]:
+    """Validate ``items``, write the kept ones with ``to_table`` and the rejects (their
+    ``reject_row`` plus the reason) beside them; the counts (and ``summarise`` of the kept
+    items) go into the footers.
+
+    Returns (kept items, number rejected); kept + rejected = items read.
+    """
+    kept, rejected = split_valid(items, reason_of, kind, error)
+    n_in = len(kept) + len(rejected)
+    counts = {"n_input": n_in, "n_kept": len(kept), "n_rejected": len(rejected)}
+    write_parquet(to_table(kept), path, {**metadata, "crystalbench": __version__, **counts,
+                                         **summarise(kept)})
+    rows = [{**reject_row(item), "reason": reason} for item, reason in rejected]
+    write_parquet(pa.Table.from_pylist(rows, schema=reject_schema), rejects_path,
+                  {"n_input": n_in, "n_rejected": len(rejected)})
+    return kept, len(rejected)

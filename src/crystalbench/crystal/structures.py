@@ -13,24 +13,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crystalbench import __version__
 from crystalbench.core.io import (
     fixed_array,
     fixed_column,
     flatten_list_column,
     list_array,
-    write_parquet,
 )
 from crystalbench.core.validation import (
     DEFAULT_MIN_DISTANCE,
     atomic_number_problem,
     close_pair_problem,
     lattice_problem,
-    split_valid,
+    write_checked_table,
 )
 
 
@@ -114,6 +111,9 @@ def structures_to_table(structures: Sequence[Structure], target_name: str = "tar
     return pa.table(columns)
 
 
+REJECT_SCHEMA = pa.schema([("id", pa.string()), ("reason", pa.string())])
+
+
 def write_structure_table(
     structures: Iterable[Structure],
     path: str | os.PathLike,
@@ -125,21 +125,11 @@ def write_structure_table(
 
     Returns (kept, rejected). Duplicate ids are an error: ids key every later table.
     """
-    kept, rejected = split_valid(structures, lambda s: rejection_reason(s, min_distance),
-                                 "structure", InvalidStructureError)
-    rejects = [{"id": s.id, "reason": reason} for s, reason in rejected]
-    n_in = len(kept) + len(rejects)
-    meta = dict(metadata)
-    meta.update(
-        crystalbench=__version__, min_distance=min_distance, n_input=n_in,
-        n_kept=len(kept), n_rejected=len(rejects),
-    )
-    write_parquet(structures_to_table(kept), path, meta)
-    reject_table = pa.Table.from_pandas(
-        pd.DataFrame(rejects, columns=["id", "reason"]), preserve_index=False
-    )
-    write_parquet(reject_table, rejects_path, {"n_input": n_in, "n_rejected": len(rejects)})
-    return len(kept), len(rejects)
+    kept, rejected = write_checked_table(
+        structures, lambda s: rejection_reason(s, min_distance), "structure",
+        InvalidStructureError, structures_to_table, REJECT_SCHEMA, lambda s: {"id": s.id},
+        path, rejects_path, {**metadata, "min_distance": min_distance})
+    return len(kept), rejected
 
 
 def read_structure_table(

@@ -18,20 +18,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crystalbench import __version__
 from crystalbench.core.io import (
     fixed_array,
     fixed_column,
     flatten_list_column,
     list_array,
-    write_parquet,
 )
 from crystalbench.core.validation import (
     DEFAULT_MIN_DISTANCE,
     atomic_number_problem,
     close_pair_problem,
     lattice_problem,
-    split_valid,
+    write_checked_table,
 )
 
 log = logging.getLogger(__name__)
@@ -144,6 +142,10 @@ def frames_to_table(frames: Sequence[Frame]) -> pa.Table:
     })
 
 
+REJECT_SCHEMA = pa.schema([("id", pa.string()), ("system", pa.string()), ("frame", pa.int32()),
+                           ("reason", pa.string())])
+
+
 def write_frame_table(
     frames: Iterable[Frame],
     out: str | os.PathLike,
@@ -155,28 +157,15 @@ def write_frame_table(
 
     Returns (kept, rejected). Duplicate ids are an error: ids key every later table.
     """
-    kept, failed = split_valid(frames, lambda f: frame_rejection_reason(f, min_distance),
-                               "frame", InvalidFrameError)
-    rejected = [{"id": f.id, "system": f.system, "frame": f.frame, "reason": reason}
-                for f, reason in failed]
-    n_in = len(kept) + len(rejected)
-    meta = dict(metadata)
-    meta.update(
-        crystalbench=__version__, min_distance=min_distance, n_input=n_in,
-        n_kept=len(kept), n_rejected=len(rejected),
-        n_systems=len({f.system for f in kept}),
-    )
-    write_parquet(frames_to_table(kept), out, meta)
-    reject_table = pa.table({
-        "id": pa.array([r["id"] for r in rejected], pa.string()),
-        "system": pa.array([r["system"] for r in rejected], pa.string()),
-        "frame": pa.array([r["frame"] for r in rejected], pa.int32()),
-        "reason": pa.array([r["reason"] for r in rejected], pa.string()),
-    })
-    write_parquet(reject_table, rejects, {"n_input": n_in, "n_rejected": len(rejected)})
-    log.info("%s: kept %d of %d frames, rejected %d (%s)", out, len(kept), n_in,
-             len(rejected), rejects)
-    return len(kept), len(rejected)
+    kept, rejected = write_checked_table(
+        frames, lambda f: frame_rejection_reason(f, min_distance), "frame", InvalidFrameError,
+        frames_to_table, REJECT_SCHEMA,
+        lambda f: {"id": f.id, "system": f.system, "frame": f.frame}, out, rejects,
+        {**metadata, "min_distance": min_distance},
+        lambda kept: {"n_systems": len({f.system for f in kept})})
+    log.info("%s: kept %d of %d frames, rejected %d (%s)", out, len(kept),
+             len(kept) + rejected, rejected, rejects)
+    return len(kept), rejected
 
 
 def read_frame_table(path: str | os.PathLike) -> list[Frame]:
