@@ -13,7 +13,7 @@ from crystalbench.forces.plots import accuracy_vs_data_size, accuracy_vs_time, l
 
 
 def write_run(root, model, systems, seed, l2mae, plateau):
-    run = root / f"emt/{model}/r6/fold0/systems-{systems}/seed{seed}"
+    run = root / f"runs/emt/{model}/r6/fold0/systems-{systems}/seed{seed}"
     run.mkdir(parents=True)
     n = 21 if systems == "all" else int(systems)
     metrics = {"architecture": model.split("-")[0], "augment": model.startswith("forcenet"),

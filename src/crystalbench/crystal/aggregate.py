@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 
 from crystalbench.core.io import write_text
+from crystalbench.core.run_paths import parse_run_path
 
 
 def run_key(path: str | os.PathLike) -> tuple[str, str, str]:
     """(dataset, model, graph) of a file in ``.../runs/{dataset}/{model}/{graph}/fold{k}/``."""
-    parts = Path(path).parts
-    if len(parts) < 6 or parts[-6] != "runs" or not parts[-2].startswith("fold"):
-        raise ValueError(f"{path}: not inside runs/<dataset>/<model>/<graph>/fold<k>/")
-    return parts[-5], parts[-4], parts[-3]
+    key = parse_run_path(path)
+    return key.dataset, key.model, key.graph
 
 
 def load_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:

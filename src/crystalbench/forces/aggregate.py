@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from crystalbench.core.io import write_text
+from crystalbench.core.run_paths import parse_run_path
 
 GROUP = ["dataset", "model", "graph", "n_train_systems"]
 COLUMNS = {  # metric -> (header, format)
@@ -39,10 +40,11 @@ def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     rows = []
     for path in metric_paths:
         p = Path(path)
-        graph_dir = p.parents[3]
-        rows.append({"dataset": graph_dir.parent.parent.name, "model": graph_dir.parent.name,
-                     "graph": graph_dir.name, "run_dir": str(p.parent),
-                     **json.loads(p.read_text())})
+        key = parse_run_path(p)
+        if key.seed is None:
+            raise ValueError(f"{p}: not a force run (no systems-<n>/seed<s>/ folders)")
+        rows.append({"dataset": key.dataset, "model": key.model, "graph": key.graph,
+                     "run_dir": str(p.parent), **json.loads(p.read_text())})
     if not rows:
         raise ValueError("no runs to aggregate")
     runs = pd.DataFrame(rows)
