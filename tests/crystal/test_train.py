@@ -215,7 +215,7 @@ def test_killed_process_leaves_no_outputs_and_resumes_to_the_same_weights(
     stopped_at = int(torch.load(out / "resume.pt", weights_only=True)["epoch"])
     assert 1 <= stopped_at < epochs
 
-    with caplog.at_level(logging.INFO, logger="crystalbench.crystal.train"):
+    with caplog.at_level(logging.INFO, logger="crystalbench"):
         train_fold(graphs, splits, 1, "cogn", PARAMS, TrainConfig(**train_cfg), out, "cpu")
     assert f"from epoch {stopped_at}" in caplog.text
     train_fold(graphs, splits, 1, "cogn", PARAMS, TrainConfig(**train_cfg),

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from crystalbench.core import resume as resume_module
 from crystalbench.forces import train as force_train
 from crystalbench.forces.emt_demo import generate_emt_frames
 from crystalbench.forces.graphs import ForceGraphSpec, write_force_graph_table
@@ -74,19 +75,19 @@ def test_energy_training_reports_energy_mae_and_efwt(inputs, tmp_path):
 
 def test_interrupted_training_resumes_to_identical_weights(inputs, tmp_path, monkeypatch):
     train(inputs, tmp_path / "straight", epochs=3)
-    real_save = force_train.save_resume
+    real_save = resume_module.save_resume
 
     def save_then_stop(path, fingerprint, epoch, *args):
         real_save(path, fingerprint, epoch, *args)
         if epoch == 2:
             raise KeyboardInterrupt("simulated kill after epoch 2")
 
-    monkeypatch.setattr(force_train, "save_resume", save_then_stop)
+    monkeypatch.setattr(resume_module, "save_resume", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         train(inputs, tmp_path / "resumed", epochs=3)
     assert (tmp_path / "resumed/resume.pt").exists()
     assert not (tmp_path / "resumed/metrics.json").exists()
-    monkeypatch.setattr(force_train, "save_resume", real_save)
+    monkeypatch.setattr(resume_module, "save_resume", real_save)
     train(inputs, tmp_path / "resumed", epochs=3)
     a = torch.load(tmp_path / "straight/checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "resumed/checkpoint.pt", weights_only=True)["model"]

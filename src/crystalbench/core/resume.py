@@ -65,3 +65,38 @@ def load_resume(
     for h in history:
         h["epoch"] = int(h["epoch"])
     return int(state["epoch"]), history
+
+
+class ResumableRun:
+    """The resume bookkeeping of one training job's epoch loop, for every fold runner.
+
+    ``resume`` restores a matching state (``load_resume``) and returns the history so far;
+    ``after_epoch`` saves the state every ``checkpoint_every`` epochs (not after the last: the
+    job's outputs follow at once); ``finish`` removes the state once the outputs are written.
+    """
+
+    def __init__(
+        self, path: Path, fingerprint: str, model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+        scaler: torch.amp.GradScaler | None, epochs: int, checkpoint_every: int,
+    ) -> None:
+        self.path, self.fingerprint, self.epochs = path, fingerprint, epochs
+        self.checkpoint_every = checkpoint_every
+        self.state = (model, optimizer, scheduler, scaler)
+        self.start_epoch = 0
+
+    def resume(self, device: torch.device) -> list[dict[str, float]]:
+        self.start_epoch, history = load_resume(self.path, self.fingerprint, device,
+                                                *self.state)
+        if self.start_epoch:
+            log.info("resuming %s from epoch %d", self.path.parent, self.start_epoch)
+        return history
+
+    def after_epoch(self, epoch: int, history: list[dict[str, float]]) -> None:
+        """Call after 0-based ``epoch`` with the history that includes it."""
+        done = epoch + 1
+        if done % self.checkpoint_every == 0 and done < self.epochs:
+            save_resume(self.path, self.fingerprint, done, history, *self.state)
+
+    def finish(self) -> None:
+        self.path.unlink(missing_ok=True)

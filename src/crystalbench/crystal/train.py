@@ -34,7 +34,7 @@ from torch_geometric.data import Data
 from crystalbench import __version__
 from crystalbench.core.io import read_metadata, write_json, write_parquet, write_text
 from crystalbench.core.provenance import provenance
-from crystalbench.core.resume import load_resume, save_resume, save_torch
+from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
     batches,
     fold_indices,
@@ -138,15 +138,14 @@ def train_fold(
     # a resume state only continues the very same job: same data, fold, model and budget
     fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
                               model_params, asdict(train_cfg)], sort_keys=True)
-    start_epoch, history = load_resume(resume_path, fingerprint, dev, model, optimizer,
-                                       scheduler, scaler)
-    if start_epoch:
-        log.info("resuming %s from epoch %d", out, start_epoch)
+    run = ResumableRun(resume_path, fingerprint, model, optimizer, scheduler, scaler,
+                       train_cfg.epochs, train_cfg.checkpoint_every)
+    history = run.resume(dev)
 
     log.info("training %s on %s fold %d: %d train, %d test graphs, %d parameters, device %s",
              architecture, graphs_path, fold, len(train_idx), len(test_idx),
              count_parameters(model), dev)
-    for epoch in range(start_epoch, train_cfg.epochs):
+    for epoch in range(run.start_epoch, train_cfg.epochs):
         rng = np.random.default_rng([train_cfg.seed, epoch])
         train_loss, seconds = train_epoch(model, data, train_idx, train_cfg.batch_size, rng,
                                           optimizer, scheduler, loss_fn, dev,
@@ -156,9 +155,7 @@ def train_fold(
         if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
             log.info("epoch %d/%d: train loss %.4f, %.2f s",
                      epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
-        if (epoch + 1) % train_cfg.checkpoint_every == 0 and epoch + 1 < train_cfg.epochs:
-            save_resume(resume_path, fingerprint, epoch + 1, history, model, optimizer,
-                        scheduler, scaler)
+        run.after_epoch(epoch, history)
 
     model.eval()
     preds = []
@@ -197,6 +194,6 @@ def train_fold(
                  "dataset": str(graph_meta["dataset"]), "graph": str(graph_meta.get("graph", "")),
                  "crystalbench": __version__}, out / "checkpoint.pt")
     write_json(out / "metrics.json", metrics)
-    resume_path.unlink(missing_ok=True)
+    run.finish()
     log.info("fold %d test scores: %s", fold, score(task_type, y, pred))
     return metrics

@@ -34,7 +34,7 @@ from torch_geometric.data import Batch, Data
 
 from crystalbench import __version__
 from crystalbench.core.io import list_array, read_metadata, write_json, write_parquet, write_text
-from crystalbench.core.resume import load_resume, save_resume, save_torch
+from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
     batches,
     fold_indices,
@@ -260,16 +260,15 @@ def train_force_fold(
     resume_path = out / "resume.pt"
     fingerprint = json.dumps([str(graphs_path), str(splits_path), fold, architecture,
                               model_params, asdict(cfg), train_systems], sort_keys=True)
-    start_epoch, history = load_resume(resume_path, fingerprint, dev, model, optimizer,
-                                       scheduler, scaler)
-    if start_epoch:
-        log.info("resuming %s from epoch %d", out, start_epoch)
+    run = ResumableRun(resume_path, fingerprint, model, optimizer, scheduler, scaler,
+                       cfg.epochs, cfg.checkpoint_every)
+    history = run.resume(dev)
     log.info("training %s on %s fold %d: %d train, %d test frames, %d parameters, device %s, "
              "augmentation %s", architecture, graphs_path, fold, len(train_idx), len(test_idx),
              count_parameters(model), dev, "on" if cfg.augment else "off")
     parameters = list(model.parameters())
     elapsed = history[-1]["train_seconds"] if history else 0.0
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(run.start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, epoch])
         model.train()
         tic = time.perf_counter()
@@ -306,9 +305,7 @@ def train_force_fold(
                  cfg.epochs, row["train_loss"], baseline_loss, seconds,
                  f", held-out forces L2MAE {row['val_forces_l2mae']:.4f} eV/Å"
                  if evaluated else "")
-        if (epoch + 1) % cfg.checkpoint_every == 0 and epoch + 1 < cfg.epochs:
-            save_resume(resume_path, fingerprint, epoch + 1, history, model, optimizer,
-                        scheduler, scaler)
+        run.after_epoch(epoch, history)
 
     fp, ft, fix, graph, ep, et, seconds = predict(model, data, test_idx, cfg.batch_size, dev,
                                                   scales)
@@ -351,7 +348,7 @@ def train_force_fold(
                 "dataset": str(graph_meta.get("dataset", "")), "crystalbench": __version__},
                out / "checkpoint.pt")
     write_json(out / "metrics.json", metrics)
-    resume_path.unlink(missing_ok=True)
+    run.finish()
     log.info("fold %d test: %s", fold, {k: v for k, v in metrics.items()
                                         if k.startswith(("forces", "rotated", "energy", "efwt"))})
     return metrics
