@@ -36,3 +36,23 @@ def test_relative_links_in_the_docs_resolve():
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(REPO)} -> {target}")
     assert not broken, broken
+
+
+def test_commands_named_in_the_docs_exist():
+    """Every ``crystalbench <step>`` and ``crystalbench-bench <name>`` the docs mention is a
+    subcommand of that command."""
+    from crystalbench.cli import parser as pipeline
+    from crystalbench_bench.cli import parser as bench
+
+    def subcommands(p) -> set[str]:
+        return set(next(a for a in p._actions if a.dest == "command").choices)
+
+    known = {"crystalbench": subcommands(pipeline()), "crystalbench-bench": subcommands(bench())}
+    pages = [REPO / "README.md", REPO / "benchmarks/README.md",
+             *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "workflow/rules").glob("*"))]
+    unknown = [(page.name, prog, name) for page in pages
+               # as a command: in backticks, at the start of a line, or in a rule's shell string
+               for prog, name in re.findall(r"(?:^\s*|[`\"])(crystalbench(?:-bench)?) "
+                                            r"([a-z][a-z0-9-]+)", page.read_text(), re.M)
+               if name not in known[prog]]
+    assert not unknown, unknown
