@@ -14,7 +14,7 @@ import yaml
 from snakemake.utils import update_config
 
 from crystalbench.cli import main
-from crystalbench.config_check import check_config, model_problems
+from crystalbench.config_check import check_config
 from crystalbench.core.schema import ConfigError, check_graph_spec, coerce_overrides, load_schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,18 +134,6 @@ def test_model_train_typo():
         "config key 'models.cogn-demo.train_by_dataset.demo_alloys.lr_ned': unknown key; "
         "did you mean 'lr_end'?",
         "config key 'models.schnet-demo.train.epoch': unknown key; did you mean 'epochs'?"]
-
-
-def test_model_train_keys_are_the_train_dataclasses_fields():
-    """The dataclass check on its own (it backs the schema's hand-written train keys)."""
-    config = demo()
-    rename(config["models"]["schnet-demo"]["train"], "epochs", "epoch")
-    rename(config["forces"]["models"]["forcenet-demo"]["train"], "eval_every", "eval_evry")
-    assert [f"{'.'.join(path)}: {what}" for path, what in model_problems(config)] == [
-        "models.schnet-demo.train.epoch: unknown key for crystal-model training; "
-        "did you mean 'epochs'?",
-        "forces.models.forcenet-demo.train.eval_evry: unknown key for force-model training; "
-        "did you mean 'eval_every'?"]
 
 
 def test_schema_lists_what_the_code_knows():

@@ -87,34 +87,26 @@ def _unknown_fields(values: Any, cls: type, path: KeyPath, what: str) -> list[Pr
 
 
 def model_problems(config: Mapping[str, Any]) -> list[Problem]:
-    """Unknown ``params`` and ``train`` keys of crystal and force models, per architecture.
+    """Unknown ``params`` keys of crystal and force models, per architecture.
 
-    The allowed keys are the fields of the dataclasses the models and training loops are
-    built from (``build_model``'s registry, ``TrainConfig``, ``ForceTrainConfig``), so a
-    parameter that the training job would reject fails the dry run instead. Known params are
-    also tried on the dataclass, whose own checks (coNGN's nested block indices) run here.
-    Importing them imports torch; without torch the check is skipped with a warning.
+    The allowed keys are the fields of the dataclass each architecture is built from
+    (``build_model``'s registry), so a parameter that the training job would reject fails the
+    dry run instead. Known params are also tried on the dataclass, whose own checks (coNGN's
+    nested block indices) run here. ``train`` keys need no such pass: the schema lists them,
+    and a test holds that list to ``TrainConfig`` and ``ForceTrainConfig``. Importing the
+    models imports torch; without torch the check is skipped with a warning.
     """
-    sections: list[tuple[KeyPath, Any, str]] = [(("models",), config.get("models"), "crystal")]
-    forces = config.get("forces")
-    if isinstance(forces, dict):
-        sections.append((("forces", "models"), forces.get("models"), "force"))
     try:
-        from crystalbench.crystal.train import TrainConfig
         from crystalbench.models import ARCHITECTURES, FORCE_ARCHITECTURES
-
-        kinds: dict[str, tuple[Mapping[str, Any], type]] = {
-            "crystal": (ARCHITECTURES, TrainConfig)}
-        if len(sections) > 1:
-            from crystalbench.forces.train import ForceTrainConfig
-
-            kinds["force"] = (FORCE_ARCHITECTURES, ForceTrainConfig)
     except ImportError as err:  # e.g. Snakemake run outside the project's environment
         print(f"crystalbench: model params not checked ({err})", file=sys.stderr)
         return []
+    forces = config.get("forces")
+    sections = [(("models",), config.get("models"), ARCHITECTURES),
+                (("forces", "models"), forces.get("models") if isinstance(forces, dict)
+                 else None, FORCE_ARCHITECTURES)]
     problems: list[Problem] = []
-    for prefix, models, kind in sections:
-        registry, train_cls = kinds[kind]
+    for prefix, models, registry in sections:
         for name, model in models.items() if isinstance(models, dict) else ():
             if not isinstance(model, dict) or model.get("architecture") not in registry:
                 continue  # the schema reports these
@@ -130,14 +122,4 @@ def model_problems(config: Mapping[str, Any]) -> list[Problem]:
                     make_config(**params)
                 except (TypeError, ValueError) as err:
                     problems.append((path, str(err)))
-            trains = [((*prefix, name, "train"), model.get("train"))]
-            by_dataset = model.get("train_by_dataset")
-            if isinstance(by_dataset, dict):
-                trains += [((*prefix, name, "train_by_dataset", d), t)
-                           for d, t in by_dataset.items()]
-            for train_path, train in trains:
-                problems += _unknown_fields(train, train_cls, train_path,
-                                            f" for {kind}-model training")
     return problems
-
-

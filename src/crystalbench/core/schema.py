@@ -54,7 +54,7 @@ def check_graph_spec(spec: Any, schema_path: str | Path = SCHEMA_PATH) -> None:
 
 
 def problem_message(name: str, path: KeyPath, what: str,
-             overrides: Mapping[str, Any] | None = None) -> str:
+                    overrides: Mapping[str, Any] | None = None) -> str:
     """``config key 'studies.asu.paried': unknown key; ...`` (``config: ...`` at the root).
 
     A section given a plain value on the command line gets the nested form as a hint.
