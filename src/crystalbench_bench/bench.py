@@ -60,7 +60,7 @@ def bench_epochs(data_dir: str, epochs: int = 3, batch_size: int = 64, threads: 
     import torch
 
     from crystalbench.core.training import pick_device
-    from crystalbench.crystal.dataset import to_data
+    from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
     from crystalbench.crystal.train import train_epoch
     from crystalbench.models import build_model
 
@@ -79,7 +79,7 @@ def bench_epochs(data_dir: str, epochs: int = 3, batch_size: int = 64, threads: 
         seconds, edges = {}, {}
         for representation in ("cell", "asu"):
             spec = GraphSpec(representation, k=k)
-            data = [to_data(build_graph(s, sym, spec))
+            data = [CRYSTAL_GRAPHS.to_data(build_graph(s, sym, spec))
                     for s, sym in zip(structures, symmetries, strict=True)]
             for item in data:
                 item.y = (item.y - mean) / std

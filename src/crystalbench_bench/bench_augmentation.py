@@ -18,9 +18,8 @@ import torch
 from torch_geometric.data import Batch
 
 from crystalbench.forces.augment import haar_rotations, rotate_batch
-from crystalbench.forces.dataset import force_data
 from crystalbench.forces.emt_demo import generate_emt_frames
-from crystalbench.forces.graphs import ForceGraphSpec, build_force_graph
+from crystalbench.forces.graphs import FORCE_GRAPHS, ForceGraphSpec, build_force_graph
 from crystalbench.models import build_force_model
 
 DEMO_FORCENET = {"hidden": 64, "interactions": 3, "decoder_hidden": 64}  # reference basis
@@ -40,7 +39,7 @@ def bench_augmentation(steps: int = 400, copies: int = 8, seed: int = 0,
     """Train ForceNet with and without augmentation; print and return the scores."""
     torch.set_num_threads(threads)
     frames = list(generate_emt_frames(seed, n_systems=1))
-    data = [force_data(build_force_graph(f, ForceGraphSpec())) for f in frames]
+    data = [FORCE_GRAPHS.to_data(build_force_graph(f, ForceGraphSpec())) for f in frames]
     train, test = Batch.from_data_list(data[0::2]), Batch.from_data_list(data[1::2])
     free = ~train.fixed
     scale = float(train.forces[free].std())

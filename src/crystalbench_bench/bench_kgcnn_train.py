@@ -145,10 +145,10 @@ def compare_graphs(theirs: list[dict[str, Any]], graphs: Path, dataset: str,
     ids whose graphs are equal, equal but for one multiplicity factor over the whole crystal
     (kgcnn builds on the conventional cell; the multiplicity-weighted mean readout cancels
     it), or different."""
-    from crystalbench.crystal.graphs import read_graph_table
+    from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
     from crystalbench.crystal.matbench import matbench_id
 
-    table = read_graph_table(graphs)
+    table = CRYSTAL_GRAPHS.read(graphs)
     row_of = {id_: i for i, id_ in enumerate(table.ids)}
     classes: dict[str, list[str]] = {"equal": [], "equal up to a multiplicity factor": [],
                                      "different": []}
@@ -211,8 +211,7 @@ def train_ours(run: Run, out: Path, dataset: str, paths: dict[str, Path],
     import torch
 
     from crystalbench.core.training import batches, fold_indices
-    from crystalbench.crystal.dataset import table_to_data
-    from crystalbench.crystal.graphs import read_graph_table
+    from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
     from crystalbench.crystal.predict import load_checkpoint
     from crystalbench.crystal.train import TrainConfig, train_fold
 
@@ -222,8 +221,8 @@ def train_ours(run: Run, out: Path, dataset: str, paths: dict[str, Path],
     metrics = train_fold(paths["graphs"], paths["splits"], run.fold, "cogn", OURS[run.variant],
                          cfg, run_dir, device="cpu", threads=1)
     model, ckpt = load_checkpoint(run_dir / "checkpoint.pt", torch.device("cpu"))
-    table = read_graph_table(paths["graphs"])
-    data = table_to_data(table)
+    table = CRYSTAL_GRAPHS.read(paths["graphs"])
+    data = table.to_data()
     train_idx, _ = fold_indices(table.ids, paths["splits"], run.fold)
     with torch.no_grad():
         raw = torch.cat([model(b).squeeze(-1) for b in batches(data, train_idx, 64, None)])
@@ -234,7 +233,7 @@ def train_ours(run: Run, out: Path, dataset: str, paths: dict[str, Path],
         "implementation": "crystalbench", "variant": run.variant, "params": OURS[run.variant],
         "torch": torch.__version__, "seed": run.seed, "epochs": run.epochs,
         "parameters": metrics["parameters"], "test_mae": metrics["mae"],
-        "train_mae": float(np.abs(pred_train - table.targets[train_idx]).mean()),
+        "train_mae": float(np.abs(pred_train - table.column("target")[train_idx]).mean()),
         "seconds_per_epoch": metrics["seconds_per_epoch"],
         "train_seconds": metrics["train_seconds"],
         "train_loss": history["train_loss"].tolist(),

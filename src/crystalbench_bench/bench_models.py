@@ -19,8 +19,7 @@ import torch
 import yaml
 
 from crystalbench.core.training import batches, pick_device
-from crystalbench.crystal.dataset import to_data
-from crystalbench.crystal.graphs import GraphSpec, build_graph
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph
 from crystalbench.crystal.matbench import read_matbench_json
 from crystalbench.crystal.symmetry import analyse_symmetry
 from crystalbench.crystal.train import train_epoch
@@ -80,7 +79,7 @@ def bench_models(data_dir: str, config_path: str = "config/config.yaml", study: 
             rates = {}
             for representation in ("cell", "asu"):
                 rep_spec = dataclasses.replace(spec, representation=representation)
-                data = [to_data(build_graph(s, sym, rep_spec))
+                data = [CRYSTAL_GRAPHS.to_data(build_graph(s, sym, rep_spec))
                         for s, sym in zip(structures, symmetries, strict=True)]
                 for item in data:
                     item.y = (item.y - mean) / std

@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
-from crystalbench.crystal.graphs import CrystalGraph, write_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, CrystalGraph
 from crystalbench_bench.bench_kgcnn_train import (
     Run,
     compare_graphs,
@@ -80,7 +80,7 @@ def test_graphs_compare_as_equal_up_to_a_multiplicity_factor_or_different(tmp_pa
                          np.array([1, 1, 0, 0]), np.array([0, 0, 1, 1]),
                          np.array([[d, 0.0, 0.0] for row in lengths for d in row]))
             for i in (1, 2, 3, 4)]
-    write_graph_table(iter(ours), tmp_path / "g.parquet", {}, len(ours))
+    CRYSTAL_GRAPHS.write(iter(ours), tmp_path / "g.parquet", {}, len(ours))
     theirs = [kgcnn_graph([1, 2], [[2.0, 2.5], [3.0, 2.0 + 1e-4]]),  # edge order, rounding
               kgcnn_graph([2, 4], lengths),  # conventional cell: multiplicities doubled
               kgcnn_graph([1, 2], [[2.0, 2.5], [2.0, 3.5]]),  # another 2nd neighbour

@@ -3,14 +3,14 @@ import pandas as pd
 import pytest
 
 from crystalbench.crystal.graph_stats import per_structure_counts, write_graph_stats
-from crystalbench.crystal.graphs import GraphSpec, build_graphs, graph_metadata, write_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graphs, graph_metadata
 from crystalbench.crystal.symmetry import analyse_symmetry, write_symmetry_table
 
 
 def write_graphs(tmp_path, structures, symmetry, name, spec):
     path = tmp_path / "graphs" / f"{name}.parquet"
     path.parent.mkdir(exist_ok=True)
-    write_graph_table(build_graphs(structures, symmetry, spec), path,
+    CRYSTAL_GRAPHS.write(build_graphs(structures, symmetry, spec), path,
                       graph_metadata(spec, 1e-4, "demo_alloys", name), len(structures))
     return path
 

@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from crystalbench.core.graph_contract import read_build_seconds
 from crystalbench.core.io import read_metadata
 from crystalbench.crystal.graphs import (
+    CRYSTAL_GRAPHS,
     GraphSpec,
     build_graph,
     graph_metadata,
-    read_build_seconds,
-    read_graph_table,
-    write_graph_table,
 )
 from crystalbench.crystal.structures import Structure
 from crystalbench.crystal.symmetry import analyse_symmetry
@@ -30,9 +29,9 @@ def test_graph_parquet_round_trip_is_bit_exact(tmp_path, demo_structures, edges)
         graphs = graphs_for(demo_structures, representation, **edges)
         path = tmp_path / f"{representation}.parquet"
         meta = graph_metadata(spec, 1e-4, "demo_alloys", representation)
-        n = write_graph_table(iter(graphs), path, meta, len(graphs), row_group_size=64)
+        n = CRYSTAL_GRAPHS.write(iter(graphs), path, meta, len(graphs), row_group_size=64)
         assert n == len(graphs)
-        table = read_graph_table(path)
+        table = CRYSTAL_GRAPHS.read(path)
         assert len(table) == len(graphs)
         for i, g in enumerate(graphs):
             back = table.graph(i)

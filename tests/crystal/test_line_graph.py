@@ -4,8 +4,7 @@ import torch
 from ase.build import bulk
 from torch_geometric.data import Batch
 
-from crystalbench.crystal.dataset import to_data
-from crystalbench.crystal.graphs import GraphSpec, build_graph, read_graph_table, write_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph
 from crystalbench.crystal.line_graph import angle_pairs, pair_angles
 from crystalbench.crystal.structures import Structure
 from crystalbench.crystal.symmetry import analyse_symmetry
@@ -49,12 +48,12 @@ def test_angle_pairs_round_trip_and_batch(tmp_path, demo_structures):
     spec = GraphSpec("asu", k=12, line_graph=True)
     graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers),
                           spec) for s in demo_structures[:20]]
-    write_graph_table(iter(graphs), tmp_path / "g.parquet", {}, len(graphs))
-    table = read_graph_table(tmp_path / "g.parquet")
+    CRYSTAL_GRAPHS.write(iter(graphs), tmp_path / "g.parquet", {}, len(graphs))
+    table = CRYSTAL_GRAPHS.read(tmp_path / "g.parquet")
     for i, g in enumerate(graphs):
         assert np.array_equal(table.graph(i).angle_a, g.angle_a)
         assert np.array_equal(table.graph(i).angle_b, g.angle_b)
-    first, second = to_data(table.graph(0)), to_data(table.graph(1))
+    first, second = CRYSTAL_GRAPHS.to_data(table.graph(0)), CRYSTAL_GRAPHS.to_data(table.graph(1))
     batch = Batch.from_data_list([first, second])
     n_first = first.angle_index.shape[1]
     assert torch.equal(batch.angle_index[:, n_first:],

@@ -10,8 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from crystalbench.cli import main
 from crystalbench.core.training import batches
-from crystalbench.crystal.dataset import to_data
-from crystalbench.crystal.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph, graph_metadata
 from crystalbench.crystal.predict import predict_cifs
 from crystalbench.crystal.splits import write_splits
 from crystalbench.crystal.symmetry import analyse_symmetry
@@ -32,7 +31,7 @@ def train_tiny(folder, structures, classification=False):
         for g in graphs:
             g.target = float(g.target > median)
         meta["dataset_info"] = {"task_type": "classification"}
-    write_graph_table(iter(graphs), folder / "g.parquet", meta, len(graphs))
+    CRYSTAL_GRAPHS.write(iter(graphs), folder / "g.parquet", meta, len(graphs))
     write_splits([s.id for s in structures], folder / "s.parquet")
     train_fold(folder / "g.parquet", folder / "s.parquet", 0, "cogn", PARAMS,
                TrainConfig(epochs=2, batch_size=16, lr=1e-3), folder / "run")
@@ -62,9 +61,9 @@ def expected(checkpoint, structures):
     model = build_model(ckpt["architecture"], json.loads(ckpt["model_params"]))
     model.load_state_dict(ckpt["model"])
     model.eval()
-    data = [to_data(build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers,
-                                                    ckpt["symprec"]), spec))
-            for s in structures]
+    data = [CRYSTAL_GRAPHS.to_data(build_graph(
+        s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers, ckpt["symprec"]), spec))
+        for s in structures]
     with torch.no_grad():
         raw = torch.cat([model(b).squeeze(-1).double()
                          for b in batches(data, np.arange(len(data)), 8, None)])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from crystalbench.crystal.graphs import GraphSpec, build_graph, graph_metadata, write_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph, graph_metadata
 from crystalbench.crystal.publish import publish
 from crystalbench.crystal.splits import write_splits
 from crystalbench.crystal.symmetry import analyse_symmetry
@@ -31,7 +31,7 @@ def runs(tmp_path_factory, demo_structures):
     spec = GraphSpec("asu", k=12)
     graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers),
                           spec) for s in structures]
-    write_graph_table(iter(graphs), root / "g.parquet",
+    CRYSTAL_GRAPHS.write(iter(graphs), root / "g.parquet",
                       graph_metadata(spec, 1e-4, "demo_alloys", "asu-knn12"), len(graphs))
     write_splits([s.id for s in structures], root / "s.parquet", n_folds=2)
     folders = []

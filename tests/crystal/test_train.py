@@ -17,13 +17,11 @@ import torch
 import crystalbench
 from crystalbench.core.io import read_metadata
 from crystalbench.crystal import train as train_module
-from crystalbench.crystal.dataset import to_data
 from crystalbench.crystal.graphs import (
+    CRYSTAL_GRAPHS,
     GraphSpec,
     build_graph,
     graph_metadata,
-    read_graph_table,
-    write_graph_table,
 )
 from crystalbench.crystal.splits import write_splits
 from crystalbench.crystal.symmetry import analyse_symmetry
@@ -40,7 +38,7 @@ def inputs(tmp_path_factory, demo_structures):
     spec = GraphSpec("asu")
     graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
               for s in structures]
-    write_graph_table(iter(graphs), folder / "g.parquet",
+    CRYSTAL_GRAPHS.write(iter(graphs), folder / "g.parquet",
                       graph_metadata(spec, 1e-4, "demo", "asu"), len(graphs))
     write_splits([s.id for s in structures], folder / "s.parquet")
     return folder / "g.parquet", folder / "s.parquet"
@@ -98,14 +96,14 @@ def test_checkpoint_carries_what_prediction_needs(inputs, tmp_path):
     assert (ckpt["task_type"], ckpt["dataset"], ckpt["architecture"]) == (
         "regression", "demo", "cogn")
     assert json.loads(ckpt["model_params"]) == PARAMS
-    targets = read_graph_table(inputs[0]).targets
+    targets = CRYSTAL_GRAPHS.read(inputs[0]).column("target")
     folds = pq.read_table(inputs[1]).to_pandas()["fold"].to_numpy()
     assert ckpt["target_mean"] == pytest.approx(targets[folds != 1].mean())
 
 
 def test_clipping_bounds_the_gradient_norm(demo_structures):
     """Plain SGD with lr 1 on one batch: the step equals the (clipped) gradient."""
-    data = [to_data(build_graph(s, analyse_symmetry(s.lattice, s.frac_coords,
+    data = [CRYSTAL_GRAPHS.to_data(build_graph(s, analyse_symmetry(s.lattice, s.frac_coords,
                                                     s.atomic_numbers), GraphSpec("asu")))
             for s in demo_structures[:12]]
     idx = np.arange(len(data))
@@ -246,7 +244,7 @@ def test_classification_trains_on_logits_and_predicts_probabilities(tmp_path, de
         graphs.append(g)
     meta = graph_metadata(spec, 1e-4, "demo", "asu") | {
         "dataset_info": {"task_type": "classification", "verified": False}}
-    write_graph_table(iter(graphs), tmp_path / "g.parquet", meta, len(graphs))
+    CRYSTAL_GRAPHS.write(iter(graphs), tmp_path / "g.parquet", meta, len(graphs))
     write_splits([s.id for s in structures], tmp_path / "s.parquet")
     metrics = train_fold(tmp_path / "g.parquet", tmp_path / "s.parquet", 0, "cogn", PARAMS,
                          TrainConfig(epochs=3, batch_size=16, lr=1e-3), tmp_path / "run")

@@ -9,9 +9,10 @@ from conftest import require_data
 
 from crystalbench.forces.emt_demo import generate_emt_frames
 from crystalbench.forces.graphs import (
+    FORCE_GRAPHS,
     ForceGraphSpec,
     build_force_graph,
-    read_force_graph_table,
+    force_graph_metadata,
     write_force_graph_table,
 )
 from crystalbench.forces.oc20 import read_ase_frames
@@ -52,8 +53,9 @@ def test_cap_keeps_the_nearest_fifty_and_their_ties(frames):
 
 def test_table_round_trip_keeps_edges_and_labels(frames, tmp_path):
     out = tmp_path / "g.parquet"
-    n = write_force_graph_table(frames, ForceGraphSpec(), out, {"dataset": "t"})
-    table = read_force_graph_table(out)
+    n = write_force_graph_table(frames, ForceGraphSpec(), out,
+                                force_graph_metadata(ForceGraphSpec(), "t", "radius6", ""))
+    table = FORCE_GRAPHS.read(out)
     assert n == len(table) == len(frames)
     for i in (0, len(frames) - 1):
         want, got = build_force_graph(frames[i], ForceGraphSpec()), table.graph(i)

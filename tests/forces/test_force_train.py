@@ -12,7 +12,7 @@ import torch
 from crystalbench.core import resume as resume_module
 from crystalbench.forces import train as force_train
 from crystalbench.forces.emt_demo import generate_emt_frames
-from crystalbench.forces.graphs import ForceGraphSpec, write_force_graph_table
+from crystalbench.forces.graphs import ForceGraphSpec, force_graph_metadata, write_force_graph_table
 from crystalbench.forces.metrics import force_metrics
 from crystalbench.forces.splits import write_system_splits
 from crystalbench.forces.train import ForceTrainConfig, train_force_fold
@@ -24,7 +24,8 @@ FORCENET = {"hidden": 16, "interactions": 1, "decoder_hidden": 16, "n_freqs": 4}
 def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("force_train")
     frames = list(generate_emt_frames(0, n_systems=4))
-    write_force_graph_table(frames, ForceGraphSpec(), folder / "g.parquet", {"dataset": "t"})
+    write_force_graph_table(frames, ForceGraphSpec(), folder / "g.parquet",
+                            force_graph_metadata(ForceGraphSpec(), "t", "radius6", ""))
     write_system_splits([f.id for f in frames], [f.system for f in frames],
                         folder / "s.parquet", 2, 0)
     return folder / "g.parquet", folder / "s.parquet"

@@ -10,8 +10,13 @@ import torch
 from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch
 
-from crystalbench.crystal.dataset import to_data
-from crystalbench.crystal.graphs import GraphSpec, asu_graph, cell_graph, select_edges
+from crystalbench.crystal.graphs import (
+    CRYSTAL_GRAPHS,
+    GraphSpec,
+    asu_graph,
+    cell_graph,
+    select_edges,
+)
 from crystalbench.crystal.line_graph import angle_pairs
 from crystalbench.crystal.structures import Structure
 from crystalbench.crystal.symmetry import Symmetry, analyse_symmetry
@@ -27,7 +32,7 @@ def graph_pair(s: Structure, sym: Symmetry, full, line_graph: bool):
                   asu_graph(s.id, s.atomic_numbers, full, sym.orbit, s.target)):
         if line_graph:
             graph.angle_a, graph.angle_b = angle_pairs(graph.edge_dst, graph.n_nodes)
-        out.append(to_data(graph, torch.float64))
+        out.append(CRYSTAL_GRAPHS.to_data(graph, torch.float64))
     return out
 
 

@@ -12,8 +12,8 @@ from pymatgen.core import Element
 from scipy.spatial.transform import Rotation
 from torch_geometric.data import Batch, Data
 
+from crystalbench.core.graph_contract import GraphData
 from crystalbench.core.neighbors import radius_limited_edges
-from crystalbench.crystal.dataset import CrystalData
 from crystalbench.crystal.line_graph import angle_pairs
 from crystalbench.models import FORCE_ARCHITECTURES, build_force_model, count_parameters
 from crystalbench.models.forcenet import ForceNet, ForceNetConfig
@@ -275,7 +275,7 @@ def test_dimenet_forces_use_stored_line_graph_when_present(graphs):
     model = build_force_model("dimenetpp_forces", SMALL["dimenetpp_forces"]).double().eval()
     with_pairs = []
     for g in graphs:
-        g = CrystalData(**g.to_dict())  # batches angle_index by the edge count
+        g = GraphData(**g.to_dict())  # batches angle_index by the edge count
         a, b = angle_pairs(g.edge_index[1].numpy(), g.num_nodes)
         g.angle_index = torch.from_numpy(np.stack([a, b]))
         with_pairs.append(g)

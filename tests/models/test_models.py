@@ -94,12 +94,12 @@ def test_cutoff_models_reject_longer_edges(architecture, demo_structures):
     must be refused, not filtered with a wrong weight."""
     from torch_geometric.data import Batch
 
-    from crystalbench.crystal.dataset import to_data
-    from crystalbench.crystal.graphs import build_graph
+    from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, build_graph
 
     s = demo_structures[0]
     sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-    graph = to_data(build_graph(s, sym, GraphSpec("asu", "knn", k=24, line_graph=True)))
+    spec = GraphSpec("asu", "knn", k=24, line_graph=True)
+    graph = CRYSTAL_GRAPHS.to_data(build_graph(s, sym, spec))
     small = {"width": 16} | ({"spherical": 3, "radial": 3} if architecture == "dimenetpp" else {})
     model = build_model(architecture, small | {"cutoff": 4.0})
     with pytest.raises(ValueError, match="4.0 Å cutoff but the graph has an edge"):

@@ -11,8 +11,7 @@ import yaml
 from model_checks import TOLERANCE, assert_close, outputs, predict, relative_difference
 from torch_geometric.data import Batch
 
-from crystalbench.crystal.dataset import to_data
-from crystalbench.crystal.graphs import GraphSpec, build_graph
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph
 from crystalbench.crystal.structures import Structure
 from crystalbench.crystal.symmetry import analyse_symmetry
 from crystalbench.crystal.voronoi import voronoi_edges
@@ -91,7 +90,7 @@ def test_an_edge_sensitive_model_would_fail():
     lattice = np.diag([3.0, 3.0, 4.0])
     s = Structure("t", lattice, np.array([[0, 0, 0], [0.5, 0.5, 0.5]]), np.array([29, 79]), 0.0)
     sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-    full = to_data(build_graph(s, sym, GraphSpec("asu")), torch.float64)
+    full = CRYSTAL_GRAPHS.to_data(build_graph(s, sym, GraphSpec("asu")), torch.float64)
     cut = full.clone()
     cut.edge_index, cut.edge_vec = full.edge_index[:, 1:], full.edge_vec[1:]
     with torch.no_grad():
@@ -145,7 +144,7 @@ def test_unknown_init_or_element_table_is_named(key):
 def voronoi_line_graph(structure):
     sym = analyse_symmetry(structure.lattice, structure.frac_coords, structure.atomic_numbers)
     spec = GraphSpec("asu", "voronoi", min_area=1e-6, line_graph=True)
-    return to_data(build_graph(structure, sym, spec), torch.float64)
+    return CRYSTAL_GRAPHS.to_data(build_graph(structure, sym, spec), torch.float64)
 
 
 def test_nested_block_reads_every_angle_pair():
@@ -166,10 +165,10 @@ def test_missing_graph_fields_are_named(demo_structures):
     congn = build_model("congn", dict(width=8, blocks=1, edge_mlp_depth=1, node_mlp_depth=1))
     s = demo_structures[0]
     sym = analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-    knn = to_data(build_graph(s, sym, GraphSpec("asu")))
+    knn = CRYSTAL_GRAPHS.to_data(build_graph(s, sym, GraphSpec("asu")))
     with pytest.raises(ValueError, match="edge_area.*voronoi"):
         congn(Batch.from_data_list([knn]))
-    knn_angles = to_data(build_graph(s, sym, GraphSpec("asu", line_graph=True)))
+    knn_angles = CRYSTAL_GRAPHS.to_data(build_graph(s, sym, GraphSpec("asu", line_graph=True)))
     congn_no_area = build_model("congn", dict(width=8, blocks=1, edge_mlp_depth=1,
                                               node_mlp_depth=1, area_basis=0))
     congn_no_area(Batch.from_data_list([knn_angles]))  # angles alone suffice without areas

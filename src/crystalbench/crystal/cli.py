@@ -57,10 +57,10 @@ def cmd_graphs(args: argparse.Namespace) -> None:
     from crystalbench.core.io import read_metadata
     from crystalbench.core.schema import ConfigError
     from crystalbench.crystal.graphs import (
+        CRYSTAL_GRAPHS,
         GraphSpec,
         build_graphs,
         graph_metadata,
-        write_graph_table,
     )
     from crystalbench.crystal.structures import read_structure_table
     from crystalbench.crystal.symmetry import read_symmetry_table
@@ -82,7 +82,7 @@ def cmd_graphs(args: argparse.Namespace) -> None:
     metadata = graph_metadata(spec, symprec, args.dataset, args.name)
     source = read_metadata(args.structures)
     metadata["dataset_info"] = {k: source[k] for k in DATASET_INFO if k in source}
-    n = write_graph_table(graphs, args.out, metadata, len(structures))
+    n = CRYSTAL_GRAPHS.write(graphs, args.out, metadata, len(structures))
     log.info("%s: %d graphs written", args.out, n)
 
 

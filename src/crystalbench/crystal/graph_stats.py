@@ -17,8 +17,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from crystalbench.core.graph_contract import read_build_seconds
 from crystalbench.core.io import atomic_path, read_metadata, write_text
-from crystalbench.crystal.graphs import EDGE_SELECTIONS, read_build_seconds, read_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, EDGE_SELECTIONS
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -27,14 +28,14 @@ from matplotlib import ticker  # noqa: E402
 
 def per_structure_counts(path: str | os.PathLike) -> pd.DataFrame:
     """One row per structure: graph sizes and the sizes of the full-cell graph it stands for."""
-    table = read_graph_table(path)
+    table = CRYSTAL_GRAPHS.read(path)
     n_graphs = len(table)
     nodes, edges = table.n_nodes, table.n_edges
     graph_of_node = np.repeat(np.arange(n_graphs), nodes)
     graph_of_edge = np.repeat(np.arange(n_graphs), edges)
-    target = table.edge_dst.astype(np.int64) + table.node_offsets[:-1][graph_of_edge]
+    target = table.column("edge_dst").astype(np.int64) + table.offsets["node"][:-1][graph_of_edge]
     degree = np.bincount(target, minlength=len(graph_of_node)).astype(np.float64)
-    m = table.multiplicity.astype(np.float64)
+    m = table.column("multiplicity").astype(np.float64)
 
     def per_graph(values: np.ndarray) -> np.ndarray:
         return np.bincount(graph_of_node, weights=values, minlength=n_graphs)

@@ -12,26 +12,28 @@ periodic Voronoi neighbours with a ridge area above a threshold (the area is an 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from crystalbench import __version__
-from crystalbench.core.io import METADATA_KEY, atomic_path, flatten_list_column, list_array
+from crystalbench.core.graph_contract import (
+    ATOMIC_NUMBERS,
+    EDGE_DST,
+    EDGE_SRC,
+    EDGE_VEC,
+    ID,
+    Column,
+    GraphContract,
+)
 from crystalbench.core.neighbors import TIE_TOLERANCE, Edges, knn_edges, radius_limited_edges
 from crystalbench.core.parallel import ordered_map
-from crystalbench.core.progress import Progress
 from crystalbench.core.schema import (
     SCHEMA_PATH,
     ConfigError,
@@ -47,7 +49,6 @@ from crystalbench.crystal.voronoi import voronoi_edges
 log = logging.getLogger(__name__)
 
 REPRESENTATIONS = ("cell", "asu")
-BUILD_KEY = "crystalbench_build"  # footer key: build time, known only once all are written
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,23 @@ class CrystalGraph:
         return len(self.edge_src)
 
 
+CRYSTAL_GRAPHS = GraphContract("crystal", (
+    ID,
+    ATOMIC_NUMBERS,
+    Column("multiplicity", pa.int16(), "node", data_key="multiplicity"),
+    EDGE_SRC,
+    EDGE_DST,
+    EDGE_VEC,
+    Column("target", pa.float64(), "graph", data_key="y", label=True),
+    Column("edge_area", pa.float32(), "edge", required=False, data_key="edge_area"),
+    Column("angle_a", pa.int32(), "angle", required=False, data_key="angle_index",
+           tensor="long"),
+    Column("angle_b", pa.int32(), "angle", required=False, data_key="angle_index",
+           tensor="long"),
+), CrystalGraph)
+"""The crystal graph file: ASU or cell graphs with an optional line graph and ridge areas."""
+
+
 def select_edges(
     lattice: np.ndarray, frac: np.ndarray, spec: GraphSpec, centres: np.ndarray | None = None,
 ) -> Edges:
@@ -240,39 +258,6 @@ def build_graphs(
     return ordered_map(partial(_build_one, spec=spec), items, processes)
 
 
-def graphs_to_table(graphs: Sequence[CrystalGraph]) -> pa.Table:
-    """Arrow layout of the graph contract."""
-    n_nodes = np.array([g.n_nodes for g in graphs], dtype=np.int64)
-    n_edges = np.array([g.n_edges for g in graphs], dtype=np.int64)
-    node_off = np.concatenate([[0], np.cumsum(n_nodes)])
-    edge_off = np.concatenate([[0], np.cumsum(n_edges)])
-
-    def cat(name: str, dtype: type) -> np.ndarray:
-        parts = [np.asarray(getattr(g, name), dtype=dtype) for g in graphs]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-    columns = {
-        "id": pa.array([g.id for g in graphs], pa.string()),
-        "n_nodes": pa.array(n_nodes, pa.int32()),
-        "atomic_numbers": list_array(cat("atomic_numbers", np.int8), node_off),
-        "multiplicity": list_array(cat("multiplicity", np.int16), node_off),
-        "edge_src": list_array(cat("edge_src", np.int32), edge_off),
-        "edge_dst": list_array(cat("edge_dst", np.int32), edge_off),
-        "edge_vec": list_array(
-            np.concatenate([np.asarray(g.edge_vec, np.float32).reshape(-1, 3) for g in graphs])
-            if graphs else np.zeros((0, 3), np.float32), edge_off, 3),
-        "target": pa.array([g.target for g in graphs], pa.float64()),
-    }
-    if graphs and graphs[0].edge_area is not None:
-        columns["edge_area"] = list_array(cat("edge_area", np.float32), edge_off)
-    if graphs and graphs[0].angle_a is not None:
-        n_angles = np.array([len(g.angle_a) for g in graphs], dtype=np.int64)
-        angle_off = np.concatenate([[0], np.cumsum(n_angles)])
-        columns["angle_a"] = list_array(cat("angle_a", np.int32), angle_off)
-        columns["angle_b"] = list_array(cat("angle_b", np.int32), angle_off)
-    return pa.table(columns)
-
-
 def graph_metadata(spec: GraphSpec, symprec: float, dataset: str, name: str) -> dict[str, Any]:
     """What a graph file was built with: parameters and library versions."""
     return {
@@ -281,117 +266,3 @@ def graph_metadata(spec: GraphSpec, symprec: float, dataset: str, name: str) -> 
                      for pkg in ("pymatgen", "spglib", "scipy", "numpy", "pyarrow")}
         | {"crystalbench": __version__},
     }
-
-
-def write_graph_table(
-    graphs: Iterator[CrystalGraph], path: str | os.PathLike, metadata: dict[str, Any],
-    total: int, row_group_size: int = 2048,
-) -> int:
-    """Stream graphs into a zstd Parquet file, one row group at a time, atomically.
-
-    The wall time of building and writing goes into the footer (``read_build_seconds``).
-    """
-    progress = Progress(f"graphs {Path(path).name}", total, log)
-    written = 0
-    writer = None
-    tic = time.perf_counter()
-    with atomic_path(path) as tmp:
-        try:
-            chunk: list[CrystalGraph] = []
-            for graph in graphs:
-                chunk.append(graph)
-                if len(chunk) == row_group_size:
-                    writer = _write_chunk(writer, tmp, chunk, metadata)
-                    written += len(chunk)
-                    progress.step(len(chunk))
-                    chunk = []
-            if chunk or writer is None:
-                writer = _write_chunk(writer, tmp, chunk, metadata)
-                written += len(chunk)
-                progress.step(len(chunk))
-            writer.add_key_value_metadata({BUILD_KEY: json.dumps(
-                {"seconds": time.perf_counter() - tic, "structures": written})})
-        finally:
-            if writer is not None:
-                writer.close()
-    return written
-
-
-def read_build_seconds(path: str | os.PathLike) -> float:
-    """Wall seconds the graph step spent building and writing this file."""
-    raw = (pq.read_metadata(path).metadata or {}).get(BUILD_KEY.encode())
-    if raw is None:
-        raise ValueError(f"{path}: no build time in the Parquet footer")
-    return float(json.loads(raw)["seconds"])
-
-
-def _write_chunk(
-    writer: pq.ParquetWriter | None, path: Path, chunk: list[CrystalGraph], metadata: dict
-) -> pq.ParquetWriter:
-    table = graphs_to_table(chunk)
-    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    if writer is None:
-        writer = pq.ParquetWriter(path, table.schema, compression="zstd")
-    writer.write_table(table)
-    return writer
-
-
-@dataclass
-class GraphTable:
-    """A graph Parquet file read once into flat arrays plus per-graph offsets."""
-
-    ids: list[str]
-    targets: np.ndarray
-    atomic_numbers: np.ndarray
-    multiplicity: np.ndarray
-    node_offsets: np.ndarray
-    edge_src: np.ndarray
-    edge_dst: np.ndarray
-    edge_vec: np.ndarray
-    edge_offsets: np.ndarray
-    angle_a: np.ndarray | None = None
-    angle_b: np.ndarray | None = None
-    angle_offsets: np.ndarray | None = None
-    edge_area: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def graph(self, i: int) -> CrystalGraph:
-        a, b = self.node_offsets[i], self.node_offsets[i + 1]
-        c, d = self.edge_offsets[i], self.edge_offsets[i + 1]
-        graph = CrystalGraph(self.ids[i], self.atomic_numbers[a:b], self.multiplicity[a:b],
-                             self.edge_src[c:d], self.edge_dst[c:d], self.edge_vec[c:d],
-                             float(self.targets[i]))
-        if self.edge_area is not None:
-            graph.edge_area = self.edge_area[c:d]
-        if self.angle_offsets is not None:
-            e, f = self.angle_offsets[i], self.angle_offsets[i + 1]
-            graph.angle_a, graph.angle_b = self.angle_a[e:f], self.angle_b[e:f]
-        return graph
-
-    @property
-    def n_nodes(self) -> np.ndarray:
-        return np.diff(self.node_offsets)
-
-    @property
-    def n_edges(self) -> np.ndarray:
-        return np.diff(self.edge_offsets)
-
-
-def read_graph_table(path: str | os.PathLike) -> GraphTable:
-    """Read the whole graph file into flat arrays (one pass over the columns)."""
-    table = pq.read_table(path)
-    numbers, node_off = flatten_list_column(table["atomic_numbers"])
-    mult, _ = flatten_list_column(table["multiplicity"])
-    src, edge_off = flatten_list_column(table["edge_src"])
-    dst, _ = flatten_list_column(table["edge_dst"])
-    vec, _ = flatten_list_column(table["edge_vec"])
-    graphs = GraphTable(table["id"].to_pylist(), table["target"].to_numpy(), numbers, mult,
-                        node_off, src, dst, vec.reshape(-1, 3), edge_off)
-    if "edge_area" in table.column_names:
-        graphs.edge_area, _ = flatten_list_column(table["edge_area"])
-    if "angle_a" in table.column_names:
-        graphs.angle_a, graphs.angle_offsets = flatten_list_column(table["angle_a"])
-        graphs.angle_b, _ = flatten_list_column(table["angle_b"])
-    return graphs

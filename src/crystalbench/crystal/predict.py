@@ -28,8 +28,7 @@ from crystalbench.core.io import write_text
 from crystalbench.core.progress import Progress
 from crystalbench.core.training import batches, pick_device
 from crystalbench.core.validation import DEFAULT_MIN_DISTANCE
-from crystalbench.crystal.dataset import to_data
-from crystalbench.crystal.graphs import GraphSpec, build_graph
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph
 from crystalbench.crystal.matbench import from_pymatgen, rejected_structure
 from crystalbench.crystal.structures import Structure, rejection_reason
 from crystalbench.crystal.symmetry import analyse_symmetry
@@ -139,7 +138,7 @@ def predict_cifs(
                 if sym.fallback:  # still predicted, on the P1 (cell) graph, as in training
                     log.warning("%s: no symmetry, P1 fallback (%s)", path, sym.error)
                 try:
-                    data.append(to_data(build_graph(structure, sym, spec)))
+                    data.append(CRYSTAL_GRAPHS.to_data(build_graph(structure, sym, spec)))
                     kept.append(len(rows))
                 except ValueError as exc:
                     reason = str(exc)

@@ -43,8 +43,7 @@ from crystalbench.core.training import (
     prepare_torch,
     use_amp,
 )
-from crystalbench.crystal.dataset import table_to_data
-from crystalbench.crystal.graphs import read_graph_table
+from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
 from crystalbench.crystal.scoring import score
 from crystalbench.models import build_model, count_parameters
 
@@ -106,7 +105,7 @@ def train_fold(
     out.mkdir(parents=True, exist_ok=True)
     dev = prepare_torch(device, threads, train_cfg.seed)
 
-    table = read_graph_table(graphs_path)
+    table = CRYSTAL_GRAPHS.read(graphs_path)
     graph_meta = read_metadata(graphs_path)
     missing_meta = [k for k in ("spec", "symprec", "dataset") if k not in graph_meta]
     if missing_meta:
@@ -120,10 +119,10 @@ def train_fold(
         mean, std = 0.0, 1.0
         loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
     else:
-        mean = float(table.targets[train_idx].mean())
-        std = float(table.targets[train_idx].std()) or 1.0
+        mean = float(table.column("target")[train_idx].mean())
+        std = float(table.column("target")[train_idx].std()) or 1.0
         loss_fn = torch.nn.functional.l1_loss
-    data = table_to_data(table)
+    data = table.to_data()
     for d in data:
         d.y = (d.y - mean) / std
 
@@ -166,7 +165,7 @@ def train_fold(
             preds.append((torch.sigmoid(raw) if classification else raw).cpu().numpy())
     predict_seconds = time.perf_counter() - tic
     pred = np.concatenate(preds) * std + mean
-    y = table.targets[test_idx]
+    y = table.column("target")[test_idx]
     metrics = score(task_type, y, pred) | {
         "task_type": task_type, "data_verified": bool(info.get("verified", True)),
         "epochs": train_cfg.epochs, "clip_grad_norm": train_cfg.clip_grad_norm, "amp": amp,

@@ -57,14 +57,18 @@ def cmd_splits(args: argparse.Namespace) -> None:
 def cmd_graphs(args: argparse.Namespace) -> None:
     from crystalbench.core.io import read_metadata
     from crystalbench.forces.frames import read_frame_table
-    from crystalbench.forces.graphs import ForceGraphSpec, write_force_graph_table
+    from crystalbench.forces.graphs import (
+        ForceGraphSpec,
+        force_graph_metadata,
+        write_force_graph_table,
+    )
 
     spec = ForceGraphSpec.from_config(json.loads(args.spec))
     frames = read_frame_table(args.frames)
-    source = read_metadata(args.frames)
+    source = read_metadata(args.frames).get("source", "")
     write_force_graph_table(frames, spec, args.out,
-                            {"dataset": args.dataset, "graph": args.name,
-                             "source": source.get("source", "")}, args.processes)
+                            force_graph_metadata(spec, args.dataset, args.name, source),
+                            args.processes)
 
 
 def cmd_train(args: argparse.Namespace) -> None:

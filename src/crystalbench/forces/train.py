@@ -44,8 +44,7 @@ from crystalbench.core.training import (
     use_amp,
 )
 from crystalbench.forces.augment import haar_rotations, rotate_batch
-from crystalbench.forces.dataset import force_table_to_data
-from crystalbench.forces.graphs import read_force_graph_table
+from crystalbench.forces.graphs import FORCE_GRAPHS
 from crystalbench.forces.metrics import (
     DEFAULT_TAG_WEIGHTS,
     atom_weights,
@@ -244,16 +243,17 @@ def train_force_fold(
     out.mkdir(parents=True, exist_ok=True)
     dev = prepare_torch(device, threads, cfg.seed)
 
-    table = read_force_graph_table(graphs_path)
+    table = FORCE_GRAPHS.read(graphs_path)
     graph_meta = read_metadata(graphs_path)
+    systems = table.column("system")
     train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
     if train_systems is not None:
         strata, ranks = read_system_strata(splits_path, table.ids)
-        train_idx = training_subset(train_idx, table.systems, strata, ranks, train_systems)
-    data = force_table_to_data(table)
+        train_idx = training_subset(train_idx, systems, strata, ranks, train_systems)
+    data = table.to_data()
     scales = fit_scales(data, train_idx)
     with_energy = cfg.energy_weight > 0
-    if with_energy and not np.isfinite(table.energy).all():
+    if with_energy and not np.isfinite(table.column("energy")).all():
         raise ValueError(f"{graphs_path}: energy_weight > 0 but some frames have no energy")
 
     model = build_force_model(architecture, model_params).to(dev)
@@ -338,15 +338,15 @@ def train_force_fold(
         "inference_seconds": seconds, "inference_structures_per_s": len(test_idx) / seconds,
         "parameters": count_parameters(model), "device": str(dev), "threads": threads,
         "fold": fold, "n_train": len(train_idx), "n_test": len(test_idx),
-        "n_train_systems": len({table.systems[i] for i in train_idx}),
-        "n_test_systems": len({table.systems[i] for i in test_idx}),
+        "n_train_systems": len({systems[i] for i in train_idx}),
+        "n_test_systems": len({systems[i] for i in test_idx}),
         "mean_atoms": float(np.mean([data[i].num_nodes for i in test_idx])),
         "mean_edges": float(np.mean([data[i].edge_index.shape[1] for i in test_idx])),
         "force_std": scales.force_std, "amp": amp, "torch": torch.__version__,
         "crystalbench": __version__,
     }
     write_predictions(out / "predictions.parquet", [table.ids[i] for i in test_idx],
-                      [table.systems[i] for i in test_idx], fp, ft, fix, graph, ep, et, fold)
+                      [systems[i] for i in test_idx], fp, ft, fix, graph, ep, et, fold)
     write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
     save_torch({"model": model.state_dict(), "architecture": architecture,
                 "model_params": json.dumps(model_params), "scales": json.dumps(asdict(scales)),

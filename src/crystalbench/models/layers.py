@@ -118,12 +118,18 @@ def require(batch: Batch, key: str, hint: str) -> None:
 
 
 def graph_readout(h: torch.Tensor, batch: Batch, how: str) -> torch.Tensor:
-    """Multiplicity-aware pooling of node features: 'mean' over the cell's atoms or 'sum'."""
+    """Multiplicity-aware pooling of node features: 'mean' over the cell's atoms or 'sum'.
+
+    Graphs without a ``multiplicity`` field (full-cell force graphs) have one atom per node.
+    """
+    if how not in ("mean", "sum"):
+        raise ValueError(f"readout must be 'mean' or 'sum', got {how!r}")
+    multiplicity = getattr(batch, "multiplicity", None)
+    if multiplicity is None:
+        multiplicity = h.new_ones(h.shape[0])
     if how == "mean":
-        return multiplicity_mean(h, batch.multiplicity, batch.batch, batch.num_graphs)
-    if how == "sum":
-        return scatter_sum(h * batch.multiplicity[:, None], batch.batch, batch.num_graphs)
-    raise ValueError(f"readout must be 'mean' or 'sum', got {how!r}")
+        return multiplicity_mean(h, multiplicity, batch.batch, batch.num_graphs)
+    return scatter_sum(h * multiplicity[:, None], batch.batch, batch.num_graphs)
 
 
 def require_within_cutoff(dist: torch.Tensor, cutoff: float, model: str) -> None:
