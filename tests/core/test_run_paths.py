@@ -1,6 +1,6 @@
 import pytest
 
-from crystalbench.core.run_paths import RunKey, parse_run_path
+from crystalbench.core.run_paths import RunKey, parse_run_path, study_run_dirs
 
 
 def test_crystal_and_force_runs_are_read_the_same_way():
@@ -21,3 +21,16 @@ def test_crystal_and_force_runs_are_read_the_same_way():
 def test_other_shapes_are_named_errors(path):
     with pytest.raises(ValueError, match="not inside runs/<dataset>/<model>/<graph>/fold<k>/"):
         parse_run_path(path)
+
+
+def test_study_run_dirs_pair_or_cross_models_and_graphs():
+    study = {"datasets": ["d"], "models": ["m1", "m2"], "graphs": ["g1", "g2"]}
+    config = {"folds": 2, "studies": {"cross": study, "paired": study | {"paired": True}}}
+    assert study_run_dirs(config, "paired") == [
+        "runs/d/m1/g1/fold0", "runs/d/m1/g1/fold1", "runs/d/m2/g2/fold0", "runs/d/m2/g2/fold1"]
+    assert study_run_dirs(config, "cross") == [
+        "runs/d/m1/g1/fold0", "runs/d/m1/g1/fold1", "runs/d/m1/g2/fold0", "runs/d/m1/g2/fold1",
+        "runs/d/m2/g1/fold0", "runs/d/m2/g1/fold1", "runs/d/m2/g2/fold0", "runs/d/m2/g2/fold1"]
+    with pytest.raises(ValueError):  # a paired study needs as many graphs as models
+        study_run_dirs({"folds": 1, "studies": {"s": study | {"paired": True,
+                                                               "graphs": ["g1"]}}}, "s")

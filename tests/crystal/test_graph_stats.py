@@ -11,7 +11,7 @@ def write_graphs(tmp_path, structures, symmetry, name, spec):
     path = tmp_path / "graphs" / f"{name}.parquet"
     path.parent.mkdir(exist_ok=True)
     CRYSTAL_GRAPHS.write(build_graphs(structures, symmetry, spec), path,
-                      graph_metadata(spec, 1e-4, "demo_alloys", name), len(structures))
+                         graph_metadata(spec, 1e-4, "demo_alloys", name), len(structures))
     return path
 
 

@@ -17,7 +17,10 @@ CONFIG = {
     "datasets": {"demo_alloys": {"source": "demo", "quantity": "energy", "unit": "eV/atom"}},
     "folds": 2,
     "graphs": {"asu-knn12": {"representation": "asu", "edges": "knn", "k": 12}},
-    "models": {"tiny": {"architecture": "cogn"}},
+    "models": {"tiny": {"architecture": "cogn",
+                        "params": {"width": 8, "blocks": 1, "edge_mlp_depth": 1},
+                        "train": {"epochs": 1, "batch_size": 16}}},
+    "train": {},
     "studies": {"small": {"title": "tiny coGN", "datasets": ["demo_alloys"],
                           "models": ["tiny"], "graphs": ["asu-knn12"]}},
 }
@@ -32,7 +35,7 @@ def runs(tmp_path_factory, demo_structures):
     graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers),
                           spec) for s in structures]
     CRYSTAL_GRAPHS.write(iter(graphs), root / "g.parquet",
-                      graph_metadata(spec, 1e-4, "demo_alloys", "asu-knn12"), len(graphs))
+                         graph_metadata(spec, 1e-4, "demo_alloys", "asu-knn12"), len(graphs))
     write_splits([s.id for s in structures], root / "s.parquet", n_folds=2)
     folders = []
     for fold in (0, 1):

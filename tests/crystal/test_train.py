@@ -39,7 +39,7 @@ def inputs(tmp_path_factory, demo_structures):
     graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
               for s in structures]
     CRYSTAL_GRAPHS.write(iter(graphs), folder / "g.parquet",
-                      graph_metadata(spec, 1e-4, "demo", "asu"), len(graphs))
+                         graph_metadata(spec, 1e-4, "demo", "asu"), len(graphs))
     write_splits([s.id for s in structures], folder / "s.parquet")
     return folder / "g.parquet", folder / "s.parquet"
 

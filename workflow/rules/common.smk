@@ -12,6 +12,7 @@ try:
 except ImportError:  # Snakemake outside the project's environment (e.g. --sdm conda)
     sys.path.insert(0, os.path.join(workflow.basedir, "src"))
     from crystalbench.config_check import ConfigError, check_config
+from crystalbench.core.run_paths import model_graph_pairs, study_run_dirs
 from crystalbench.crystal.sources import DATASET_SOURCES
 
 # unknown keys with their path and nearest valid key, model params per architecture,
@@ -76,22 +77,9 @@ wildcard_constraints:
     fold=r"\d+",
 
 
-def model_graph_pairs(s):
-    """(model, graph) runs of a study: every combination, or models[i] on graphs[i]."""
-    if s.get("paired"):
-        return list(zip(s["models"], s["graphs"]))
-    return [(m, g) for m in s["models"] for g in s["graphs"]]
-
-
 def study_runs(study, filename):
     """Files of every training run a study aggregates."""
-    s = config["studies"][study]
-    return [
-        f"results/runs/{d}/{m}/{g}/fold{k}/{filename}"
-        for d in s["datasets"]
-        for m, g in model_graph_pairs(s)
-        for k in range(config["folds"])
-    ]
+    return [f"results/{run}/{filename}" for run in study_run_dirs(config, study)]
 
 
 def study_outputs():

@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FOLD = re.compile(r"fold(\d+)")
 SYSTEMS = re.compile(r"systems-(all|[1-9]\d*)")
@@ -44,3 +45,18 @@ def parse_run_path(path: str | os.PathLike) -> RunKey:
                          "(force runs: .../fold<k>/systems-<n|all>/seed<s>/)")
     return RunKey(parts[-4], parts[-3], parts[-2], int(FOLD.fullmatch(parts[-1]).group(1)),
                   **extra)
+
+
+def model_graph_pairs(study: dict[str, Any]) -> list[tuple[str, str]]:
+    """(model, graph) runs of a study: every combination, or models[i] on graphs[i]."""
+    if study.get("paired"):
+        return list(zip(study["models"], study["graphs"], strict=True))
+    return [(m, g) for m in study["models"] for g in study["graphs"]]
+
+
+def study_run_dirs(config: dict[str, Any], study: str) -> list[str]:
+    """Every crystal run folder a study aggregates, ``runs/{dataset}/{model}/{graph}/fold{k}``
+    (relative to ``results/`` or to a published folder), in a fixed order."""
+    s = config["studies"][study]
+    return [f"runs/{d}/{m}/{g}/fold{k}" for d in s["datasets"]
+            for m, g in model_graph_pairs(s) for k in range(config["folds"])]

@@ -44,6 +44,16 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> Schema:
     return yaml.safe_load(Path(path).read_text())
 
 
+def load_config(path: str | Path) -> dict[str, Any]:
+    """A config file as the workflow sees it: validated, with the schema's defaults filled in
+    (the schema is the one source of defaults)."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(Path(path).read_text())
+    validate(config, str(SCHEMA_PATH))
+    return config
+
+
 def check_graph_spec(spec: Any, schema_path: str | Path = SCHEMA_PATH) -> None:
     """Raise :class:`ConfigError` unless ``spec`` is a valid graph entry of the config."""
     schema = load_schema(schema_path)

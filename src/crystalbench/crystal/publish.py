@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from crystalbench.core.io import atomic_path, write_json
 from crystalbench.core.provenance import provenance
+from crystalbench.core.run_paths import study_run_dirs
+from crystalbench.core.schema import load_config
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,6 @@ def copy_run(run_dir: Path, out: Path) -> None:
     for name in RUN_FILES:
         with atomic_path(target / name) as tmp:
             shutil.copyfile(run_dir / name, tmp)
-
-
-def expected_runs(config: dict[str, Any], study: str) -> list[Path]:
-    """Every run folder a study aggregates (as the workflow's ``study_runs``)."""
-    s = config["studies"][study]
-    pairs = (list(zip(s["models"], s["graphs"], strict=True)) if s.get("paired")
-             else [(m, g) for m in s["models"] for g in s["graphs"]])
-    return [Path("runs", d, m, g, f"fold{k}") for d in s["datasets"] for m, g in pairs
-            for k in range(config.get("folds", 5))]
 
 
 def run_record(run_dir: Path) -> dict[str, Any]:
@@ -125,12 +116,12 @@ def publish(out: str | os.PathLike, config_path: str | os.PathLike,
     verified dataset files, needed for submission files (none are written without it).
     """
     out_dir = Path(out)
-    config = yaml.safe_load(Path(config_path).read_text())
+    config = load_config(config_path)
     for run_dir in map(Path, run_dirs):
         copy_run(run_dir, out_dir)
     expected, missing = {}, []
     for study in config["studies"]:
-        runs = expected_runs(config, study)
+        runs = [Path(r) for r in study_run_dirs(config, study)]
         present = [out_dir / r for r in runs if (out_dir / r / "metrics.json").exists()]
         missing += [str(r) for r in runs if not (out_dir / r / "metrics.json").exists()]
         expected[study] = {"expected": len(runs), "present": len(present)}
@@ -139,7 +130,7 @@ def publish(out: str | os.PathLike, config_path: str | os.PathLike,
     submitted: list[str] = []
     study = config.get("matbench", {}).get("study")
     if study:
-        present = [out_dir / r for r in expected_runs(config, study)
+        present = [out_dir / r for r in map(Path, study_run_dirs(config, study))
                    if (out_dir / r / "metrics.json").exists()]
         if present:
             submitted = write_matbench(config, present, out_dir, Path(reference_scores),
