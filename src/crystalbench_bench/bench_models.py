@@ -42,8 +42,8 @@ def time_model(model: torch.nn.Module, data: list, batch_size: int, epochs: int,
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     idx = np.arange(len(data))
-    train = [train_epoch(model, data, idx, batch_size, np.random.default_rng([0, e]), optimizer,
-                         scheduler, torch.nn.functional.l1_loss, dev)[1]
+    train = [train_epoch(model, batches(data, idx, batch_size, np.random.default_rng([0, e])),
+                         optimizer, scheduler, torch.nn.functional.l1_loss, dev)[1]
              for e in range(epochs + 1)]
     model.eval()
     infer = []

@@ -54,7 +54,8 @@ def test_batches_equal_pyg_collation_for_several_seeds_and_epochs(which, request
     for seed in (0, 1, 7):
         for epoch in (0, 1):
             for batch_size in (1, 5, 64):
-                old = batches(data, indices, batch_size, np.random.default_rng([seed, epoch]))
+                old = list(batches(data, indices, batch_size,
+                                   np.random.default_rng([seed, epoch])))
                 new = list(device.batches(indices, batch_size,
                                           np.random.default_rng([seed, epoch])))
                 assert len(new) == len(old)

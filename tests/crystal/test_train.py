@@ -15,7 +15,9 @@ import pytest
 import torch
 
 import crystalbench
+from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import read_metadata
+from crystalbench.core.training import batches
 from crystalbench.crystal import train as train_module
 from crystalbench.crystal.graphs import (
     CRYSTAL_GRAPHS,
@@ -52,18 +54,18 @@ def run(inputs, out, epochs=4, every=1, **options):
 
 def interrupted_run(inputs, out, monkeypatch, **options):
     """A 6-epoch run (checkpoints every 2) killed during its 4th epoch."""
-    original = train_module.batches
+    original = DeviceGraphs.batches
     calls = {"n": 0}
 
-    def dying(data, indices, batch_size, rng):
+    def dying(graphs, indices, batch_size, rng):
         if rng is not None:  # a training epoch
             calls["n"] += 1
             if calls["n"] == 4:
                 raise KeyboardInterrupt
-        return original(data, indices, batch_size, rng)
+        return original(graphs, indices, batch_size, rng)
 
     with monkeypatch.context() as patch:
-        patch.setattr(train_module, "batches", dying)
+        patch.setattr(DeviceGraphs, "batches", dying)
         with pytest.raises(KeyboardInterrupt):
             run(inputs, out, epochs=6, every=2, **options)
 
@@ -114,7 +116,7 @@ def test_clipping_bounds_the_gradient_norm(demo_structures):
         before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
         optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-        train_epoch(model, data, idx, len(data), np.random.default_rng(0), optimizer,
+        train_epoch(model, batches(data, idx, len(data), np.random.default_rng(0)), optimizer,
                     scheduler, torch.nn.functional.l1_loss, torch.device("cpu"), clip, scaler)
         after = torch.cat([p.detach().flatten() for p in model.parameters()])
         return float(torch.linalg.vector_norm(after - before))
@@ -262,3 +264,26 @@ def test_fold_indices_name_missing_ids_and_empty_folds(tmp_path):
         train_module.fold_indices(["a", "zz"], tmp_path / "s.parquet", 0)
     with pytest.raises(ValueError, match="fold 5 leaves 4 train and 0 test ids"):
         train_module.fold_indices(["a", "b", "c", "d"], tmp_path / "s.parquet", 5)
+
+
+def test_device_path_trains_to_bit_identical_weights(inputs):
+    """Three epochs on the graph file: PyG collation of Data objects against DeviceGraphs."""
+    table = CRYSTAL_GRAPHS.read(inputs[0])
+    idx = np.arange(len(table))
+    data = table.to_data()
+    graphs = DeviceGraphs(table)
+
+    def trained(epoch_batches):
+        torch.manual_seed(0)
+        model = build_model("cogn", PARAMS)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        losses = [train_epoch(model, epoch_batches(np.random.default_rng([3, e])), optimizer,
+                              scheduler, torch.nn.functional.l1_loss, torch.device("cpu"))[0]
+                  for e in range(3)]
+        return model.state_dict(), losses
+
+    old, old_losses = trained(lambda rng: batches(data, idx, 16, rng))
+    new, new_losses = trained(lambda rng: graphs.batches(idx, 16, rng))
+    assert new_losses == old_losses
+    assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)

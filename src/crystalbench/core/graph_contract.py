@@ -196,11 +196,19 @@ class GraphContract:
 
     def read(self, path: str | os.PathLike) -> GraphTable:
         """Read a whole graph file into flat arrays plus per-level offsets (one pass)."""
-        table = pq.read_table(path)
+        return self.from_arrow(pq.read_table(path), str(path))
+
+    def table_of(self, graphs: Sequence[Any]) -> GraphTable:
+        """In-memory rows as a :class:`GraphTable`, as if written and read back."""
+        return self.from_arrow(self.to_table(graphs), f"{len(graphs)} {self.name} graphs")
+
+    def from_arrow(self, table: pa.Table, source: str) -> GraphTable:
+        """An Arrow table of this contract as flat arrays plus per-level offsets."""
         missing = [c.name for c in self.columns if c.required and c.name not in
                    table.column_names]
         if missing:
-            raise ValueError(f"{path}: not a {self.name} graph file (missing columns {missing})")
+            raise ValueError(f"{source}: not a {self.name} graph file (missing columns "
+                             f"{missing})")
         values: dict[str, Any] = {}
         offsets: dict[str, np.ndarray] = {}
         for col in self.columns:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -85,8 +86,12 @@ def use_amp(requested: bool, dev: torch.device) -> bool:
 
 def batches(
     data: list[Data], indices: np.ndarray, batch_size: int, rng: np.random.Generator | None,
-) -> list[Batch]:
-    """Split ``indices`` (shuffled with ``rng`` when given) into PyG batches."""
+) -> Iterator[Batch]:
+    """Collate ``indices`` (shuffled with ``rng`` when given) into PyG batches, one at a time.
+
+    The host-side path: each batch is built from ``Data`` objects when it is needed. Training
+    uses :class:`crystalbench.core.device_batches.DeviceGraphs`, which cuts equal batches.
+    """
     order = rng.permutation(indices) if rng is not None else np.asarray(indices)
-    return [Batch.from_data_list([data[i] for i in order[s:s + batch_size]])
-            for s in range(0, len(order), batch_size)]
+    for start in range(0, len(order), batch_size):
+        yield Batch.from_data_list([data[i] for i in order[start:start + batch_size]])

@@ -20,7 +20,7 @@ import logging
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch
 
 from crystalbench import __version__
+from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import read_metadata, write_json, write_parquet, write_text
 from crystalbench.core.provenance import provenance
 from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
-    batches,
     fold_indices,
     linear_decay,
     optimizer_step,
@@ -65,34 +65,34 @@ class TrainConfig:
 
 
 def train_epoch(
-    model: torch.nn.Module, data: list[Data], train_idx: np.ndarray, batch_size: int,
-    rng: np.random.Generator, optimizer: torch.optim.Optimizer,
+    model: torch.nn.Module, epoch_batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: Callable, dev: torch.device,
     clip_grad_norm: float | None = None, scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[float, float]:
-    """One shuffled pass over the training graphs, collation included.
+    """One pass over an epoch's batches (cutting them included in the time).
 
-    With ``scaler`` the forward pass runs under float16 autocast and the loss is scaled;
+    The loss is summed on the device in float64 and read once, at the end: no host sync per
+    step. With ``scaler`` the forward pass runs under float16 autocast and the loss is scaled;
     gradients are unscaled before clipping, so ``clip_grad_norm`` always bounds the true norm.
     Returns (mean loss, wall seconds).
     """
     model.train()
     tic = time.perf_counter()
-    loss_sum, n_seen = 0.0, 0
+    loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+    n_seen = 0
     parameters = list(model.parameters())
-    for batch in batches(data, train_idx, batch_size, rng):
-        batch = batch.to(dev)
+    for batch in epoch_batches:
+        batch = batch.to(dev, non_blocking=True)
         optimizer.zero_grad()
         with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
             out = model(batch).squeeze(-1)
         loss = loss_fn(out.float(), batch.y)  # the loss itself in float32
         optimizer_step(loss, optimizer, parameters, clip_grad_norm, scaler)
         scheduler.step()
-        loss_sum += loss.item() * batch.num_graphs
+        loss_sum += loss.detach().double() * batch.num_graphs
         n_seen += batch.num_graphs
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    return loss_sum / n_seen, time.perf_counter() - tic
+    mean_loss = float(loss_sum) / n_seen  # the epoch's one sync
+    return mean_loss, time.perf_counter() - tic
 
 
 def train_fold(
@@ -122,9 +122,8 @@ def train_fold(
         mean = float(table.column("target")[train_idx].mean())
         std = float(table.column("target")[train_idx].std()) or 1.0
         loss_fn = torch.nn.functional.l1_loss
-    data = table.to_data()
-    for d in data:
-        d.y = (d.y - mean) / std
+    graphs = DeviceGraphs(table, dev)
+    graphs.fields["y"] = (graphs.fields["y"] - mean) / std
 
     model = build_model(architecture, model_params).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
@@ -146,9 +145,9 @@ def train_fold(
              count_parameters(model), dev)
     for epoch in range(run.start_epoch, train_cfg.epochs):
         rng = np.random.default_rng([train_cfg.seed, epoch])
-        train_loss, seconds = train_epoch(model, data, train_idx, train_cfg.batch_size, rng,
-                                          optimizer, scheduler, loss_fn, dev,
-                                          train_cfg.clip_grad_norm, scaler)
+        train_loss, seconds = train_epoch(
+            model, graphs.batches(train_idx, train_cfg.batch_size, rng), optimizer, scheduler,
+            loss_fn, dev, train_cfg.clip_grad_norm, scaler)
         history.append({"epoch": epoch + 1, "train_loss": train_loss,
                         "lr": scheduler.get_last_lr()[0], "seconds": seconds})
         if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
@@ -160,11 +159,11 @@ def train_fold(
     preds = []
     tic = time.perf_counter()
     with torch.no_grad(), torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
-        for batch in batches(data, test_idx, train_cfg.batch_size, None):
-            raw = model(batch.to(dev)).squeeze(-1).double()
-            preds.append((torch.sigmoid(raw) if classification else raw).cpu().numpy())
+        for batch in graphs.batches(test_idx, train_cfg.batch_size, None):
+            raw = model(batch).squeeze(-1).double()
+            preds.append(torch.sigmoid(raw) if classification else raw)
+    pred = torch.cat(preds).cpu().numpy() * std + mean  # one read after the last batch
     predict_seconds = time.perf_counter() - tic
-    pred = np.concatenate(preds) * std + mean
     y = table.column("target")[test_idx]
     metrics = score(task_type, y, pred) | {
         "task_type": task_type, "data_verified": bool(info.get("verified", True)),
