@@ -21,7 +21,8 @@ def cmd_bench_graphs(args: argparse.Namespace) -> None:
 def cmd_bench_epochs(args: argparse.Namespace) -> None:
     from crystalbench_bench.bench import bench_epochs
 
-    bench_epochs(args.data_dir, args.epochs, args.batch_size, args.threads, args.device)
+    bench_epochs(args.data_dir, args.epochs, args.batch_size, args.threads, args.device,
+                 args.models)
 
 
 def cmd_bench_models(args: argparse.Namespace) -> None:
@@ -59,12 +60,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--symprec", type=float, default=1e-4)
     s.set_defaults(func=cmd_bench_graphs)
 
-    s = sub.add_parser("epochs", help="benchmark: coGN epoch time, ASU vs cell graphs")
+    s = sub.add_parser("epochs", help="benchmark: coGN/coNGN epoch time, ASU vs cell graphs, "
+                       "old (collated) vs new (device-resident) data path")
     s.add_argument("--data-dir", default="../shared/data/matbench")
     s.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     s.add_argument("--device", default="auto")
+    s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
     s.set_defaults(func=cmd_bench_epochs)
 
     s = sub.add_parser("models", help="benchmark: every model's train and inference "

@@ -2,24 +2,62 @@
 
 import gzip
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import yaml
 from conftest import require_data
 
-from crystalbench_bench.bench import bench_epochs
+from crystalbench_bench.bench import EPOCH_MODELS, bench_epochs
 
 
-def test_epochs_prints_old_and_new_path_for_both_representations(tmp_path, capsys):
+def test_epoch_models_are_the_reference_configs():
+    config = yaml.safe_load(open("config/config.yaml"))
+    graph_of = {"cogn": "asu-knn24", "congn": "asu-voronoi"}
+    for name, (params, edges) in EPOCH_MODELS.items():
+        assert params == config["models"][name]["params"]
+        assert {"representation": "asu"} | edges == config["graphs"][graph_of[name]]
+
+
+def test_epochs_prints_old_and_new_path_for_both_models_and_representations(tmp_path, capsys):
     full = json.loads(gzip.open(require_data("matbench/matbench_jdft2d.json.gz"), "rt").read())
-    small = {"index": full["index"][:12], "columns": full["columns"], "data": full["data"][:12]}
+    small = {"index": full["index"][:8], "columns": full["columns"], "data": full["data"][:8]}
     with gzip.open(tmp_path / "matbench_jdft2d.json.gz", "wt") as handle:
         json.dump(small, handle)
-    bench_epochs(str(tmp_path), epochs=1, batch_size=4, threads=1, device="cpu")
+    bench_epochs(str(tmp_path), epochs=1, batch_size=4, threads=1, device="cpu",
+                 models=("cogn", "congn"))
     lines = capsys.readouterr().out.splitlines()
-    rows = {line.split()[1]: line.split() for line in lines if line.startswith("matbench_")}
-    assert set(rows) == {"cell", "asu"}
-    for row in rows.values():
-        edges, collate_ms, gather_ms, old_s, new_s = map(float, row[2:7])
-        assert edges > 0 and min(collate_ms, gather_ms, old_s, new_s) > 0
-        assert row[7].endswith("x") and float(row[7][:-1]) > 0
-    assert int(rows["cell"][2]) > int(rows["asu"][2])  # the ASU keeps fewer edges
-    assert "cell/asu epoch time on the new path" in lines[-1]
+    rows = {tuple(line.split()[1:3]): line.split() for line in lines
+            if line.startswith("matbench_")}
+    assert set(rows) == {(m, r) for m in ("cogn", "congn") for r in ("cell", "asu")}
+    for (model, _), row in rows.items():
+        edges, pairs = int(row[3]), int(row[4])
+        assert edges > 0 and (pairs > 0) == (model == "congn")  # angle pairs for coNGN only
+        collate_ms, gather_ms, old_s, new_s = map(float, row[5:9])
+        assert min(collate_ms, gather_ms, old_s, new_s) > 0
+        assert row[9].endswith("x") and float(row[10]) > 0  # ratio, steps/s
+        assert float(row[11]) > 0 and row[13] == "-"  # bytes per structure; no GPU peak
+    for model in ("cogn", "congn"):  # the ASU keeps fewer edges than the cell
+        assert int(rows[(model, "cell")][3]) > int(rows[(model, "asu")][3])
+    assert sum("cell/asu epoch time on the new path" in line for line in lines) == 2
+
+
+def test_gpu_check_script_runs_end_to_end_on_cpu(tmp_path):
+    full = json.loads(gzip.open(require_data("matbench/matbench_phonons.json.gz"), "rt").read())
+    small = {"index": full["index"][:6], "columns": full["columns"], "data": full["data"][:6]}
+    with gzip.open(tmp_path / "matbench_phonons.json.gz", "wt") as handle:
+        json.dump(small, handle)
+    result = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh", "--device", "cpu", "--epochs", "1",
+         "--batch-size", "4", "--threads", "1", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, env=os.environ | {
+            "CRYSTALBENCH_NO_INSTALL": "1",  # this environment: its python and commands
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.startswith("matbench_phonons")]
+    assert {(row[1], row[2]) for row in rows} == {
+        (m, r) for m in ("cogn", "congn") for r in ("cell", "asu")}
+    assert "CUDA available" in result.stdout
