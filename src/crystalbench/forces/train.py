@@ -33,10 +33,10 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from crystalbench import __version__
+from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import list_array, read_metadata, write_json, write_parquet, write_text
 from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
-    batches,
     fold_indices,
     linear_decay,
     optimizer_step,
@@ -180,7 +180,7 @@ def zero_force_loss(
 
 
 def predict(
-    model: torch.nn.Module, data: list[Data], idx: np.ndarray, batch_size: int,
+    model: torch.nn.Module, graphs: DeviceGraphs, idx: np.ndarray, batch_size: int,
     dev: torch.device, scales: Scales, rotations: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """Forces and energies in eV units for frames ``idx`` (optionally rotated, one R each).
@@ -193,8 +193,7 @@ def predict(
     seconds, offset = 0.0, 0
     with torch.no_grad():
         for start, batch in zip(range(0, len(idx), batch_size),
-                                batches(data, idx, batch_size, None), strict=True):
-            batch = batch.to(dev)
+                                graphs.batches(idx, batch_size, None), strict=True):
             if rotations is not None:
                 rot = torch.from_numpy(rotations[start:start + batch.num_graphs]).to(dev)
                 batch = rotate_batch(batch, rot)
@@ -250,7 +249,8 @@ def train_force_fold(
     if train_systems is not None:
         strata, ranks = read_system_strata(splits_path, table.ids)
         train_idx = training_subset(train_idx, systems, strata, ranks, train_systems)
-    data = table.to_data()
+    data = table.to_data()  # host copy for the label statistics below
+    graphs = DeviceGraphs(table, dev)
     scales = fit_scales(data, train_idx)
     with_energy = cfg.energy_weight > 0
     if with_energy and not np.isfinite(table.column("energy")).all():
@@ -278,9 +278,9 @@ def train_force_fold(
         rng = np.random.default_rng([cfg.seed, epoch])
         model.train()
         tic = time.perf_counter()
-        loss_sum, steps = 0.0, 0
-        for batch in batches(data, train_idx, cfg.batch_size, rng):
-            batch = batch.to(dev)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        steps = 0
+        for batch in graphs.batches(train_idx, cfg.batch_size, rng):
             if cfg.augment:
                 rot = haar_rotations(batch.num_graphs, rng)
                 batch = rotate_batch(batch, torch.from_numpy(rot).to(dev))
@@ -289,20 +289,19 @@ def train_force_fold(
                 loss = _step_loss(model, batch, scales, cfg)
             optimizer_step(loss, optimizer, parameters, cfg.clip_grad_norm, scaler)
             scheduler.step()
-            loss_sum += loss.item()
+            loss_sum += loss.detach().double()  # summed on the device, read once per epoch
             steps += 1
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        train_loss = float(loss_sum) / steps
         seconds = time.perf_counter() - tic
         elapsed += seconds
         row = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch,
-               "train_loss": loss_sum / steps, "seconds": seconds,
+               "train_loss": train_loss, "seconds": seconds,
                "train_seconds": elapsed, "lr": scheduler.get_last_lr()[0],
                "val_forces_mae": float("nan"), "val_forces_l2mae": float("nan"),
                "val_forces_cos": float("nan")}
         evaluated = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
         if evaluated:
-            fp, ft, fix, *_ = predict(model, data, test_idx, cfg.batch_size, dev, scales)
+            fp, ft, fix, *_ = predict(model, graphs, test_idx, cfg.batch_size, dev, scales)
             m = force_metrics(fp, ft, fix)
             for key in ("forces_mae", "forces_l2mae", "forces_cos"):
                 row[f"val_{key}"] = m[key]
@@ -313,14 +312,14 @@ def train_force_fold(
                  if evaluated else "")
         run.after_epoch(epoch, history)
 
-    fp, ft, fix, graph, ep, et, seconds = predict(model, data, test_idx, cfg.batch_size, dev,
+    fp, ft, fix, graph, ep, et, seconds = predict(model, graphs, test_idx, cfg.batch_size, dev,
                                                   scales)
     metrics = score(fp, ft, fix, graph, ep, et, with_energy)
     rotated = []
     rotation_rng = np.random.default_rng([cfg.seed, 2**31 - 1])  # same copies for every model
     for _ in range(cfg.rotated_copies):
         rot = haar_rotations(len(test_idx), rotation_rng)
-        rotated.append(force_metrics(*predict(model, data, test_idx, cfg.batch_size, dev,
+        rotated.append(force_metrics(*predict(model, graphs, test_idx, cfg.batch_size, dev,
                                               scales, rot)[:3]))
     if rotated:
         for key in ("forces_mae", "forces_l2mae", "forces_cos"):
