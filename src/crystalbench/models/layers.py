@@ -76,7 +76,14 @@ def reference_init(module: nn.Module) -> None:
 
 
 def scatter_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
-    """Sum rows of ``values`` into ``size`` bins (pure torch, deterministic on CPU)."""
+    """Sum rows of ``values`` into ``size`` bins (pure torch, deterministic on CPU).
+
+    Half-precision values (float16/bfloat16 under autocast) are summed into a float32
+    accumulator and the sum is returned in float32: hundreds of messages into one node lose
+    too much in 8- or 11-bit mantissas. Float32 and float64 values are summed as they are.
+    """
+    if values.dtype in (torch.float16, torch.bfloat16):
+        values = values.float()
     out = values.new_zeros((size, *values.shape[1:]))
     return out.index_add_(0, index, values)
 
