@@ -2,12 +2,12 @@
 
 A graph table's model inputs (see :mod:`crystalbench.core.graph_contract`) are moved to the
 device once, as one flat tensor per ``Data`` field plus per-graph offsets of nodes, edges and
-angle pairs. A batch is a gather of whole graphs: the node, edge and pair ranges of the chosen
-graphs are concatenated with tensor ops only, and the local edge indices (and angle-pair edge
-indices) are shifted by the nodes (edges) of the graphs before them in the batch, exactly as
-PyG's ``Batch.from_data_list`` shifts them. No Python loop runs over graphs, nothing crosses
-between host and device per step, and the batches equal those of
-:func:`crystalbench.core.training.batches` field by field for the same order.
+angle pairs. Each epoch gathers every field once in the epoch's graph order, with the local
+edge indices (and angle-pair edge indices) shifted by the nodes (edges) of the graphs before
+them in their batch, exactly as PyG's ``Batch.from_data_list`` shifts them; each step then
+slices contiguous ranges. No Python loop runs over graphs, nothing crosses between host and
+device per step (slice bounds come from per-graph counts kept on the host), and the batches
+equal those of :func:`crystalbench.core.training.batches` field by field.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from crystalbench.core.graph_contract import TENSOR_DTYPES, Column, GraphTable
 
 # Data fields whose values are indices into another level, and the level they index
 INDEX_LEVEL = {"edge_index": "node", "angle_index": "edge"}
+
+
+def bounds_all(counts: np.ndarray) -> np.ndarray:
+    """Exclusive prefix sums with the total appended: item ranges of consecutive graphs."""
+    return np.concatenate([[0], np.cumsum(counts)])
 
 
 class DeviceGraphs:
@@ -53,49 +58,74 @@ class DeviceGraphs:
         tensors = [*self.fields.values(), *self.offsets.values()]
         return sum(t.numel() * t.element_size() for t in tensors)
 
-    def batch(self, rows: np.ndarray, rows_on_device: torch.Tensor | None = None) -> Batch:
-        """The batch of table ``rows`` (host integers; pass their device copy if you have it)."""
-        graphs = (rows_on_device if rows_on_device is not None
-                  else torch.as_tensor(rows, dtype=torch.long).to(self.device))
-        n = len(rows)
-        positions, counts = {}, {}
-        for level, off in self.offsets.items():
-            total = int(self.counts[level][rows].sum())
-            counts[level] = off[graphs + 1] - off[graphs]
-            starts_in_batch = torch.cumsum(counts[level], 0) - counts[level]
-            shift = torch.repeat_interleave(off[graphs] - starts_in_batch, counts[level],
-                                            output_size=total)
-            positions[level] = torch.arange(total, device=self.device) + shift
-        out: dict[str, torch.Tensor] = {}
-        for key, values in self.fields.items():
-            level = self.level[key]
-            if level == "graph":
-                out[key] = values[graphs]
-            elif key in INDEX_LEVEL:  # (2, items): local indices, shifted into the batch
-                picked = values[:, positions[level]]
-                indexed = counts[INDEX_LEVEL[key]]
-                before = torch.cumsum(indexed, 0) - indexed
-                out[key] = picked + torch.repeat_interleave(before, counts[level],
-                                                            output_size=picked.shape[1])
-            else:
-                out[key] = values[positions[level]]
-        batch = Batch(**out)
-        batch.batch = torch.repeat_interleave(torch.arange(n, device=self.device),
-                                              counts["node"],
-                                              output_size=positions["node"].numel())
-        ptr = torch.zeros(n + 1, dtype=torch.long, device=self.device)
-        torch.cumsum(counts["node"], 0, out=ptr[1:])
-        batch.ptr = ptr
-        batch._num_graphs = n
-        return batch
+    def _positions(self, level: str, order: torch.Tensor, counts: np.ndarray,
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat positions of the items of ``level`` of the graphs in ``order``, and each
+        graph's item count (device)."""
+        off = self.offsets[level]
+        per_graph = off[order + 1] - off[order]
+        total = int(counts.sum())
+        starts = torch.cumsum(per_graph, 0) - per_graph
+        shift = torch.repeat_interleave(off[order] - starts, per_graph, output_size=total)
+        return torch.arange(total, device=self.device) + shift, per_graph
 
     def batches(self, indices: np.ndarray, batch_size: int,
                 rng: np.random.Generator | None) -> Iterator[Batch]:
         """Batches of ``indices`` in the order :func:`core.training.batches` uses: shuffled
-        by ``rng`` when given (the same permutation), cut every ``batch_size`` rows."""
+        by ``rng`` when given (the same permutation), cut every ``batch_size`` rows.
+
+        Every field is gathered once for the whole epoch, in batch order, with index fields
+        already shifted to their batch; a step then only slices contiguous ranges.
+        """
         order = np.ascontiguousarray(rng.permutation(indices) if rng is not None else indices,
                                      dtype=np.int64)
-        order_on_device = torch.as_tensor(order, dtype=torch.long).to(self.device)
-        for start in range(0, len(order), batch_size):
-            end = start + batch_size
-            yield self.batch(order[start:end], order_on_device[start:end])
+        n = len(order)
+        if n == 0:
+            return
+        order_on_device = torch.as_tensor(order).to(self.device)
+        first_of_batch = np.arange(0, n, batch_size)
+        graph_in_batch = torch.arange(n, device=self.device) % batch_size
+        # host: where each batch starts at each level (slice bounds without a device sync)
+        bounds, positions, per_graph, start_in_batch = {}, {}, {}, {}
+        for level in self.offsets:
+            counts = self.counts[level][order]
+            bounds[level] = bounds_all(counts)[np.append(first_of_batch, n)]
+            positions[level], per_graph[level] = self._positions(level, order_on_device,
+                                                                 counts)
+            # each graph's first item, counted from the first item of its batch
+            epoch_start = torch.cumsum(per_graph[level], 0) - per_graph[level]
+            batch_start = torch.as_tensor(bounds[level][:-1], device=self.device)
+            start_in_batch[level] = epoch_start - torch.repeat_interleave(
+                batch_start, torch.as_tensor(np.diff(np.append(first_of_batch, n)),
+                                             device=self.device), output_size=n)
+        epoch: dict[str, torch.Tensor] = {}
+        for key, values in self.fields.items():
+            level = self.level[key]
+            if level == "graph":
+                epoch[key] = values[order_on_device]
+            elif key in INDEX_LEVEL:  # (2, items): local indices, shifted into the batch
+                indexed = INDEX_LEVEL[key]
+                shift = torch.repeat_interleave(start_in_batch[indexed], per_graph[level],
+                                                output_size=positions[level].numel())
+                epoch[key] = values[:, positions[level]] + shift
+            else:
+                epoch[key] = values[positions[level]]
+        node_batch = torch.repeat_interleave(graph_in_batch, per_graph["node"],
+                                             output_size=positions["node"].numel())
+        ptr_epoch = torch.as_tensor(bounds_all(self.counts["node"][order]), device=self.device)
+        for b, first in enumerate(first_of_batch):
+            last = min(first + batch_size, n)
+            fields = {}
+            for key, values in epoch.items():
+                level = self.level[key]
+                if level == "graph":
+                    lo, hi = first, last
+                else:
+                    lo, hi = bounds[level][b], bounds[level][b + 1]
+                fields[key] = values[..., lo:hi] if key in INDEX_LEVEL else values[lo:hi]
+            nodes = slice(bounds["node"][b], bounds["node"][b + 1])
+            batch = Batch(**fields)
+            batch.batch = node_batch[nodes]
+            batch.ptr = ptr_epoch[first:last + 1] - ptr_epoch[first]
+            batch._num_graphs = last - first
+            yield batch
