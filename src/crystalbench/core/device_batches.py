@@ -84,7 +84,9 @@ class DeviceGraphs:
             return
         order_on_device = torch.as_tensor(order).to(self.device)
         first_of_batch = np.arange(0, n, batch_size)
-        graph_in_batch = torch.arange(n, device=self.device) % batch_size
+        graph_number = torch.arange(n, device=self.device)
+        graph_in_batch = graph_number % batch_size
+        first_graph_of_its_batch = graph_number - graph_in_batch
         # host: where each batch starts at each level (slice bounds without a device sync)
         bounds, positions, per_graph, start_in_batch = {}, {}, {}, {}
         for level in self.offsets:
@@ -94,10 +96,7 @@ class DeviceGraphs:
                                                                  counts)
             # each graph's first item, counted from the first item of its batch
             epoch_start = torch.cumsum(per_graph[level], 0) - per_graph[level]
-            batch_start = torch.as_tensor(bounds[level][:-1], device=self.device)
-            start_in_batch[level] = epoch_start - torch.repeat_interleave(
-                batch_start, torch.as_tensor(np.diff(np.append(first_of_batch, n)),
-                                             device=self.device), output_size=n)
+            start_in_batch[level] = epoch_start - epoch_start[first_graph_of_its_batch]
         epoch: dict[str, torch.Tensor] = {}
         for key, values in self.fields.items():
             level = self.level[key]
