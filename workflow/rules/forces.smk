@@ -93,12 +93,13 @@ if FORCES:
             model=force_json("models", "fmodel"),
             run=force_train_args,
             device=config["train"]["device"],
+            jobs_per_gpu=config["train"]["jobs_per_gpu"],
             out_dir=subpath(output.metrics, parent=True),
         shell:
             "crystalbench s2ef-train --graphs {input.graphs:q} --splits {input.splits:q} "
             "--fold {wildcards.fold} {params.run} --model {params.model:q} "
-            "--out-dir {params.out_dir:q} "
-            "--device {params.device} --threads {threads} > {log:q} 2>&1"
+            "--out-dir {params.out_dir:q} --device {params.device} "
+            "--jobs-per-gpu {params.jobs_per_gpu} --threads {threads} > {log:q} 2>&1"
 
     rule s2ef_aggregate:
         input:

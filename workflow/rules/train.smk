@@ -21,8 +21,10 @@ rule train:
     params:
         model=model_json,
         device=config["train"]["device"],
+        jobs_per_gpu=config["train"]["jobs_per_gpu"],
         out_dir=subpath(output.metrics, parent=True),
     shell:
         "crystalbench train --graphs {input.graphs:q} --splits {input.splits:q} "
         "--fold {wildcards.fold} --model {params.model:q} --out-dir {params.out_dir:q} "
-        "--device {params.device} --threads {threads} > {log:q} 2>&1"
+        "--device {params.device} --jobs-per-gpu {params.jobs_per_gpu} --threads {threads} "
+        "> {log:q} 2>&1"

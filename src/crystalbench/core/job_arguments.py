@@ -14,3 +14,6 @@ def add_training_job_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--out-dir", required=True)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--jobs-per-gpu", type=int, default=1,
+                   help="training jobs sharing one GPU (picks a free GPU slot on a machine "
+                        "with several)")

@@ -87,11 +87,13 @@ def cmd_graphs(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from crystalbench.core.gpu_slots import job_device
     from crystalbench.crystal.train import TrainConfig, train_fold
 
     model = json.loads(args.model)
     train_fold(args.graphs, args.splits, args.fold, model["architecture"], model["params"],
-               TrainConfig(**model["train"]), args.out_dir, args.device, args.threads)
+               TrainConfig(**model["train"]), args.out_dir,
+               job_device(args.device, args.jobs_per_gpu), args.threads)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -72,6 +72,7 @@ def cmd_graphs(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from crystalbench.core.gpu_slots import job_device
     from crystalbench.forces.train import ForceTrainConfig, train_force_fold
 
     model = json.loads(args.model)
@@ -79,7 +80,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.seed is not None:
         cfg.seed = args.seed
     train_force_fold(args.graphs, args.splits, args.fold, model["architecture"],
-                     model["params"], cfg, args.out_dir, args.device, args.threads,
+                     model["params"], cfg, args.out_dir,
+                     job_device(args.device, args.jobs_per_gpu), args.threads,
                      args.train_systems)
 
 
