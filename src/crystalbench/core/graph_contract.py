@@ -102,7 +102,7 @@ class GraphContract:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Names of the label columns, e.g. ("target",) or ("energy", "forces")."""
+        """Names of the label columns, e.g. ("target",) or ("forces", "energy")."""
         return tuple(c.name for c in self.columns if c.label)
 
     def present(self, graph: Any) -> list[Column]:
