@@ -35,7 +35,6 @@ class DeviceGraphs:
     def __init__(self, table: GraphTable, device: torch.device | str = "cpu",
                  dtype: torch.dtype = torch.float32) -> None:
         self.device = torch.device(device)
-        self.n_graphs = len(table)
         self.fields: dict[str, torch.Tensor] = {}
         self.level: dict[str, str] = {}
         columns_of: dict[str, list[Column]] = {}

@@ -12,7 +12,6 @@ periodic Voronoi neighbours with a ridge area above a threshold (the area is an 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -45,8 +44,6 @@ from crystalbench.crystal.line_graph import angle_pairs
 from crystalbench.crystal.structures import Structure
 from crystalbench.crystal.symmetry import Symmetry, orbit_nodes
 from crystalbench.crystal.voronoi import voronoi_edges
-
-log = logging.getLogger(__name__)
 
 REPRESENTATIONS = ("cell", "asu")
 

@@ -9,7 +9,6 @@ Labels (energy, forces) and the atoms' tags and fixed flags travel with each gra
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -33,8 +32,6 @@ from crystalbench.core.graph_contract import (
 from crystalbench.core.neighbors import radius_limited_edges
 from crystalbench.core.parallel import ordered_map
 from crystalbench.forces.frames import Frame
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
