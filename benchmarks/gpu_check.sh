@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check: reference coGN and coNGN trained for a few epochs on jdft2d and phonons, on the
 # old (collated) and the new (device-resident) data path; prints epoch time, steps per second,
-# memory and the old/new and cell/asu ratios, all measured in one run on one card.
+# memory and the old/new and cell/asu ratios, all measured in one run on one card. Then the
+# execution settings (TF32, bfloat16, float16, fused Adam, deterministic) against float32.
 #
 #   benchmarks/gpu_check.sh                      # a GPU machine: venv, install, run on cuda
 #   benchmarks/gpu_check.sh --device cpu --epochs 1 --batch-size 8 --data-dir DIR
@@ -35,4 +36,6 @@ print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}",
       f"({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "")
 PY
 crystalbench-bench epochs --device "$device" --epochs "$epochs" --batch-size "$batch_size" \
+    --threads "$threads" --data-dir "$data_dir" --models cogn congn
+crystalbench-bench numerics --device "$device" --epochs "$epochs" --batch-size "$batch_size" \
     --threads "$threads" --data-dir "$data_dir" --models cogn congn

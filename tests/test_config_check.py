@@ -138,6 +138,7 @@ def test_model_train_typo():
 
 def test_schema_lists_what_the_code_knows():
     """The schema's hand-written keys and enums agree with the code they configure."""
+    from crystalbench.core.numerics import PRECISIONS, Numerics
     from crystalbench.crystal.graphs import GraphSpec
     from crystalbench.crystal.train import TrainConfig
     from crystalbench.forces.train import ForceTrainConfig
@@ -153,6 +154,10 @@ def test_schema_lists_what_the_code_knows():
 
     assert list(schema["definitions"]["train"]["properties"]) == names(TrainConfig)
     assert list(force_models["train"]["properties"]) == names(ForceTrainConfig)
+    execution = schema["properties"]["train"]["properties"]
+    assert [k for k in execution if k in names(Numerics)] == names(Numerics)
+    assert execution["precision"]["enum"] == list(PRECISIONS)
+    assert {k: execution[k]["default"] for k in names(Numerics)} == dataclasses.asdict(Numerics())
     assert (list(schema["properties"]["graphs"]["additionalProperties"]["properties"])
             == names(GraphSpec))
     assert models["architecture"]["enum"] == list(ARCHITECTURES)
@@ -262,29 +267,31 @@ def test_numeric_config_overrides_pass_a_dry_run(tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config/config.yaml").write_text((REPO / "config/demo.yaml").read_text())
     result = snakemake("-F", "-p", "--cores", "4", "-d", tmp_path, "--config", "folds=3",
-                       'train={"threads": 2}', 'forces={"test_folds": [0, 1]}')
+                       'train={"threads": 2, "precision": "bfloat16", "fused_adam": true}',
+                       'forces={"test_folds": [0, 1]}')
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     counts = dict(re.findall(r"^(train|s2ef_train)\s+(\d+)$", out, re.MULTILINE))
     assert counts == {"train": "27", "s2ef_train": "18"}  # 9 runs x 3 folds, 9 x 2 folds
-    assert len(re.findall(r"crystalbench (?:s2ef-)?train .* --threads 2 ", out)) == 45
+    flags = r"--threads 2 --precision bfloat16 --fused-adam >"
+    assert len(re.findall(r"crystalbench (?:s2ef-)?train .* " + flags, out)) == 45
 
 
 def test_nested_overrides_are_read_as_the_schema_wants():
     config = demo()
-    overrides = {"train": {"threads": "2", "device": "0"},
-                 "models": {"cogn-demo": {"params": {"width": "32"},
-                                          "train": {"lr": "1e-3", "amp": "true"}}},
+    overrides = {"train": {"threads": "2", "device": "0", "tf32": "true"},
+                 "models": {"cogn-demo": {"params": {"width": "32"}, "train": {"lr": "1e-3"}}},
                  "forces": {"studies": {"forcenet_vs_physics": {"train_systems": ["7", "all"]}},
-                            "models": {"forcenet-demo": {"train": {"clip_grad_norm": "null"}}}}}
+                            "models": {"forcenet-demo": {"train": {"clip_grad_norm": "null",
+                                                                   "augment": "false"}}}}}
     update_config(config, overrides)
     coerce_overrides(config, overrides, load_schema())
-    assert config["train"] == {"device": "0", "threads": 2}  # device stays text
+    assert config["train"] == {"device": "0", "threads": 2, "tf32": True}  # device stays text
     assert config["models"]["cogn-demo"]["params"]["width"] == 32
     assert config["models"]["cogn-demo"]["train"]["lr"] == 1e-3
-    assert config["models"]["cogn-demo"]["train"]["amp"] is True
     assert config["forces"]["studies"]["forcenet_vs_physics"]["train_systems"] == [7, "all"]
     assert config["forces"]["models"]["forcenet-demo"]["train"]["clip_grad_norm"] is None
+    assert config["forces"]["models"]["forcenet-demo"]["train"]["augment"] is False
     check_config(config)
 
 

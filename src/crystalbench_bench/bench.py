@@ -66,6 +66,19 @@ EPOCH_MODELS = {
 }
 
 
+def matbench_graph_tables(path: Path, edges: dict[str, Any],
+                          representations: Sequence[str] = ("cell", "asu")) -> dict[str, Any]:
+    """Graph tables of one MatBench file, per representation, with these edge settings."""
+    from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
+
+    structures = read_matbench_json(path)
+    symmetries = [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
+                  for s in structures]
+    return {r: CRYSTAL_GRAPHS.table_of([build_graph(s, sym, GraphSpec(r, **edges)) for s, sym
+                                        in zip(structures, symmetries, strict=True)])
+            for r in representations}
+
+
 def bench_epochs(data_dir: str, epochs: int = 3, batch_size: int = 64, threads: int = 2,
                  device: str = "auto", models: Sequence[str] = ("cogn",)) -> None:
     """Training-epoch time of the reference coGN/coNGN, ASU vs cell graphs, on both data paths.
@@ -83,7 +96,6 @@ def bench_epochs(data_dir: str, epochs: int = 3, batch_size: int = 64, threads: 
 
     from crystalbench.core.device_batches import DeviceGraphs
     from crystalbench.core.training import pick_device
-    from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
     from crystalbench.crystal.train import train_epoch
     from crystalbench.models import build_model
 
@@ -95,19 +107,13 @@ def bench_epochs(data_dir: str, epochs: int = 3, batch_size: int = 64, threads: 
           f"{'gather ms':>11}{'old s/ep':>10}{'new s/ep':>10}{'old/new':>9}{'steps/s':>9}"
           f"{'B/struct':>10}{'data MB':>9}{'peak MB':>9}")
     for path in sorted(Path(data_dir).glob("matbench_*.json.gz")):
-        structures = read_matbench_json(path)
-        targets = np.array([s.target for s in structures])
-        mean, std = targets.mean(), targets.std()
-        symmetries = [analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers)
-                      for s in structures]
         name = path.name.split(".")[0]
         for model_name in models:
             params, edges = EPOCH_MODELS[model_name]
             new_seconds = {}
-            for representation in ("cell", "asu"):
-                spec = GraphSpec(representation, **edges)
-                table = CRYSTAL_GRAPHS.table_of([build_graph(s, sym, spec) for s, sym in
-                                                 zip(structures, symmetries, strict=True)])
+            for representation, table in matbench_graph_tables(path, edges).items():
+                targets = table.column("target")
+                mean, std = targets.mean(), targets.std()
                 data = table.to_data()
                 for item in data:
                     item.y = (item.y - mean) / std

@@ -25,6 +25,13 @@ def cmd_bench_epochs(args: argparse.Namespace) -> None:
                  args.models)
 
 
+def cmd_bench_numerics(args: argparse.Namespace) -> None:
+    from crystalbench_bench.bench_numerics import bench_numerics
+
+    bench_numerics(args.data_dir, args.epochs, args.batch_size, args.threads, args.device,
+                   args.models)
+
+
 def cmd_bench_models(args: argparse.Namespace) -> None:
     from crystalbench_bench.bench_models import bench_models
 
@@ -69,6 +76,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
     s.set_defaults(func=cmd_bench_epochs)
+
+    s = sub.add_parser("numerics", help="benchmark: coGN/coNGN epoch time under each execution "
+                       "setting (TF32, bfloat16, float16, fused Adam, deterministic) vs float32")
+    s.add_argument("--data-dir", default="../shared/data/matbench")
+    s.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
+    s.set_defaults(func=cmd_bench_numerics)
 
     s = sub.add_parser("models", help="benchmark: every model's train and inference "
                        "graphs per second, ASU vs cell")

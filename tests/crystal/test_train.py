@@ -17,6 +17,7 @@ import torch
 import crystalbench
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import read_metadata
+from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.core.training import batches
 from crystalbench.crystal import train as train_module
 from crystalbench.crystal.graphs import (
@@ -46,10 +47,10 @@ def inputs(tmp_path_factory, demo_structures):
     return folder / "g.parquet", folder / "s.parquet"
 
 
-def run(inputs, out, epochs=4, every=1, **options):
+def run(inputs, out, epochs=4, every=1, numerics=DEFAULT_NUMERICS, **options):
     cfg = TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, seed=3, checkpoint_every=every,
                       **options)
-    return train_fold(*inputs, 1, "cogn", PARAMS, cfg, out)
+    return train_fold(*inputs, 1, "cogn", PARAMS, cfg, out, numerics=numerics)
 
 
 def interrupted_run(inputs, out, monkeypatch, **options):
@@ -86,7 +87,7 @@ def test_outputs_and_metrics(inputs, tmp_path):
     assert len(pd.read_csv(tmp_path / "history.csv")) == 4
     for key in ("rmse", "r2", "epochs", "seconds_per_epoch", "parameters", "device"):
         assert key in metrics
-    assert metrics["clip_grad_norm"] is None and metrics["amp"] is False
+    assert metrics["clip_grad_norm"] is None and metrics["numerics"] == asdict(Numerics())
 
 
 def test_checkpoint_carries_what_prediction_needs(inputs, tmp_path):
@@ -117,7 +118,8 @@ def test_clipping_bounds_the_gradient_norm(demo_structures):
         optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         train_epoch(model, batches(data, idx, len(data), np.random.default_rng(0)), optimizer,
-                    scheduler, torch.nn.functional.l1_loss, torch.device("cpu"), clip, scaler)
+                    scheduler, torch.nn.functional.l1_loss, torch.device("cpu"), clip,
+                    Numerics("float16" if scaler else "float32"), scaler)
         after = torch.cat([p.detach().flatten() for p in model.parameters()])
         return float(torch.linalg.vector_norm(after - before))
 
@@ -130,25 +132,26 @@ def test_clipping_bounds_the_gradient_norm(demo_structures):
     assert step_norm(free / 10, scaler) == pytest.approx(free / 10, rel=1e-3)
 
 
-def test_amp_request_on_cpu_warns_and_trains_in_float32(inputs, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="crystalbench.crystal.train"):
-        metrics = run(inputs, tmp_path / "amp", epochs=2, amp=True, clip_grad_norm=0.5)
-    assert "AMP (mixed precision) is CUDA-only" in caplog.text
-    assert metrics["amp"] is False and metrics["clip_grad_norm"] == 0.5
-    saved = json.loads((tmp_path / "amp" / "metrics.json").read_text())
-    assert saved["amp"] is False and saved["clip_grad_norm"] == 0.5
+def test_float16_request_on_cpu_warns_and_trains_in_float32(inputs, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="crystalbench.core.numerics"):
+        metrics = run(inputs, tmp_path / "fp16", epochs=2, numerics=Numerics("float16"),
+                      clip_grad_norm=0.5)
+    assert "train.precision float16 is CUDA-only" in caplog.text
+    assert metrics["numerics"]["precision"] == "float32" and metrics["clip_grad_norm"] == 0.5
+    saved = json.loads((tmp_path / "fp16" / "metrics.json").read_text())
+    assert saved["numerics"] == asdict(Numerics()) and saved["clip_grad_norm"] == 0.5
     run(inputs, tmp_path / "fp32", epochs=2, clip_grad_norm=0.5)
-    a, b = weights(tmp_path / "amp"), weights(tmp_path / "fp32")
+    a, b = weights(tmp_path / "fp16"), weights(tmp_path / "fp32")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_amp_path_scales_and_resumes_with_its_scaler(inputs, tmp_path, monkeypatch):
-    """The CUDA AMP code path (autocast, GradScaler, unscale before clipping, scaler state in
-    resume.pt) run for real on CPU float16 autocast; only the CUDA-only gate is lifted."""
-    monkeypatch.setattr(train_module, "use_amp", lambda requested, dev: requested)
-    options = {"amp": True, "clip_grad_norm": 1.0}
+def test_float16_path_scales_and_resumes_with_its_scaler(inputs, tmp_path, monkeypatch):
+    """The CUDA float16 code path (autocast, GradScaler, unscale before clipping, scaler state
+    in resume.pt) run for real on CPU float16 autocast; only the CUDA-only gate is lifted."""
+    monkeypatch.setattr(Numerics, "on", lambda self, dev: self)
+    options = {"numerics": Numerics("float16"), "clip_grad_norm": 1.0}
     metrics = run(inputs, tmp_path / "straight", epochs=6, every=2, **options)
-    assert metrics["amp"] is True and np.isfinite(metrics["mae"])
+    assert metrics["numerics"]["precision"] == "float16" and np.isfinite(metrics["mae"])
     interrupted_run(inputs, tmp_path / "resumed", monkeypatch, **options)
     state = torch.load(tmp_path / "resumed" / "resume.pt", weights_only=True)
     assert state["scaler"]["scale"] > 0
@@ -158,6 +161,23 @@ def test_amp_path_scales_and_resumes_with_its_scaler(inputs, tmp_path, monkeypat
     run(inputs, tmp_path / "fp32", epochs=6, every=2, clip_grad_norm=1.0)
     c = weights(tmp_path / "fp32")
     assert not all(torch.equal(a[k], c[k]) for k in a)  # float16 autocast did take effect
+
+
+@pytest.mark.parametrize("numerics", [Numerics("bfloat16"), Numerics(fused_adam=True)],
+                         ids=["bfloat16", "fused_adam"])
+def test_speed_options_train_on_cpu_and_resume_exactly(inputs, tmp_path, monkeypatch, numerics):
+    """bfloat16 autocast and fused Adam run on CPU: they learn, stay near float32 with the loop
+    Adam, and an interrupted run resumes to the same weights."""
+    metrics = run(inputs, tmp_path / "straight", epochs=6, every=2, numerics=numerics)
+    assert metrics["numerics"] == asdict(numerics) and np.isfinite(metrics["mae"])
+    interrupted_run(inputs, tmp_path / "resumed", monkeypatch, numerics=numerics)
+    run(inputs, tmp_path / "resumed", epochs=6, every=2, numerics=numerics)
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    reference = run(inputs, tmp_path / "fp32", epochs=6, every=2)
+    c = weights(tmp_path / "fp32")
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # the option did take effect
+    assert metrics["mae"] == pytest.approx(reference["mae"], rel=0.2)
 
 
 def test_cpu_runs_are_bit_reproducible(inputs, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from crystalbench.core import resume as resume_module
+from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.forces import train as force_train
 from crystalbench.forces.emt_demo import generate_emt_frames
 from crystalbench.forces.graphs import ForceGraphSpec, force_graph_metadata, write_force_graph_table
@@ -31,11 +32,11 @@ def inputs(tmp_path_factory):
     return folder / "g.parquet", folder / "s.parquet"
 
 
-def train(inputs, out, train_systems=None, **cfg):
+def train(inputs, out, train_systems=None, numerics=DEFAULT_NUMERICS, **cfg):
     cfg = ForceTrainConfig(**{"epochs": 2, "batch_size": 8, "checkpoint_every": 1,
                               "rotated_copies": 1, **cfg})
     return train_force_fold(*inputs, 0, "forcenet", FORCENET, cfg, out,
-                            train_systems=train_systems)
+                            train_systems=train_systems, numerics=numerics)
 
 
 def test_outputs_split_by_system_and_metrics_match_predictions(inputs, tmp_path):
@@ -95,6 +96,19 @@ def test_interrupted_training_resumes_to_identical_weights(inputs, tmp_path, mon
     assert all(torch.equal(a[k], b[k]) for k in a)
     history = pd.read_csv(tmp_path / "resumed/history.csv")
     assert list(history["epoch"]) == [1, 2, 3]
+
+
+def test_bfloat16_and_fused_adamw_train_force_models_on_cpu(inputs, tmp_path):
+    """The execution settings reach the force trainer: bfloat16 autocast (the loss in float32)
+    and fused AdamW learn about as far as float32 with the loop AdamW."""
+    reference = train(inputs, tmp_path / "fp32", augment=False)
+    fast = train(inputs, tmp_path / "fast", augment=False,
+                 numerics=Numerics("bfloat16", fused_adam=True))
+    assert reference["numerics"]["precision"] == "float32"
+    assert fast["numerics"] == {"precision": "bfloat16", "tf32": False, "fused_adam": True,
+                                "deterministic": False}
+    assert fast["forces_l2mae"] == pytest.approx(reference["forces_l2mae"], rel=0.1)
+    assert fast["forces_l2mae"] != reference["forces_l2mae"]
 
 
 def test_augmentation_rotates_training_batches(inputs, tmp_path):

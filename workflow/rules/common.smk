@@ -69,6 +69,21 @@ check_studies()
 PREPROCESSING_THREADS = config["preprocessing"]["threads"]
 
 
+def _numerics_flags(train):
+    """Command-line flags of the training jobs' execution settings (config ``train:``)."""
+    flags = [f"--precision {train['precision']}"]
+    flags += [
+        f"--{key.replace('_', '-')}"
+        for key in ("tf32", "fused_adam", "deterministic")
+        if train[key]
+    ]
+    return " ".join(flags)
+
+
+# precision, TF32, fused Adam, deterministic CUDA: how every training job computes
+TRAIN_NUMERICS = _numerics_flags(config["train"])
+
+
 wildcard_constraints:
     dataset=_choice(config["datasets"]),
     graph=_choice(config["graphs"]),

@@ -94,12 +94,14 @@ if FORCES:
             run=force_train_args,
             device=config["train"]["device"],
             jobs_per_gpu=config["train"]["jobs_per_gpu"],
+            numerics=TRAIN_NUMERICS,
             out_dir=subpath(output.metrics, parent=True),
         shell:
             "crystalbench s2ef-train --graphs {input.graphs:q} --splits {input.splits:q} "
             "--fold {wildcards.fold} {params.run} --model {params.model:q} "
             "--out-dir {params.out_dir:q} --device {params.device} "
-            "--jobs-per-gpu {params.jobs_per_gpu} --threads {threads} > {log:q} 2>&1"
+            "--jobs-per-gpu {params.jobs_per_gpu} --threads {threads} {params.numerics} "
+            "> {log:q} 2>&1"
 
     rule s2ef_aggregate:
         input:

@@ -22,9 +22,10 @@ rule train:
         model=model_json,
         device=config["train"]["device"],
         jobs_per_gpu=config["train"]["jobs_per_gpu"],
+        numerics=TRAIN_NUMERICS,
         out_dir=subpath(output.metrics, parent=True),
     shell:
         "crystalbench train --graphs {input.graphs:q} --splits {input.splits:q} "
         "--fold {wildcards.fold} --model {params.model:q} --out-dir {params.out_dir:q} "
         "--device {params.device} --jobs-per-gpu {params.jobs_per_gpu} --threads {threads} "
-        "> {log:q} 2>&1"
+        "{params.numerics} > {log:q} 2>&1"

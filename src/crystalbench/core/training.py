@@ -3,7 +3,6 @@ fold's indices, batching, the learning-rate decay and one optimizer step."""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 
@@ -12,7 +11,7 @@ import pyarrow.parquet as pq
 import torch
 from torch_geometric.data import Batch, Data
 
-log = logging.getLogger(__name__)
+from crystalbench.core.numerics import Numerics
 
 
 def pick_device(requested: str) -> torch.device:
@@ -22,14 +21,17 @@ def pick_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def prepare_torch(device: str, threads: int, seed: int) -> torch.device:
-    """Threads, device, seed; deterministic kernels on CPU so CPU runs are bit-reproducible."""
+def prepare_torch(
+    device: str, threads: int, seed: int, numerics: Numerics,
+) -> tuple[torch.device, Numerics]:
+    """Threads, device, seed and the numerics the device honours (deterministic kernels on
+    CPU always, so CPU runs are bit-reproducible)."""
     torch.set_num_threads(threads)
     dev = pick_device(device)
-    if dev.type == "cpu":
-        torch.use_deterministic_algorithms(True)
+    numerics = numerics.on(dev)
+    numerics.configure(dev)
     torch.manual_seed(seed)
-    return dev
+    return dev, numerics
 
 
 def fold_indices(
@@ -61,7 +63,7 @@ def optimizer_step(
     loss: torch.Tensor, optimizer: torch.optim.Optimizer, parameters: list[torch.Tensor],
     clip_grad_norm: float | None, scaler: torch.amp.GradScaler | None,
 ) -> None:
-    """Backward and step; with ``scaler`` (AMP) the loss is scaled and gradients are unscaled
+    """Backward and step; with ``scaler`` (float16) the loss is scaled and gradients are unscaled
     before clipping, so ``clip_grad_norm`` always bounds the true norm."""
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -75,13 +77,6 @@ def optimizer_step(
         if clip_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm)
         optimizer.step()
-
-
-def use_amp(requested: bool, dev: torch.device) -> bool:
-    """Whether mixed precision is actually used: only on CUDA; a CPU request is logged."""
-    if requested and dev.type != "cuda":
-        log.warning("AMP (mixed precision) is CUDA-only; training on %s in float32", dev)
-    return requested and dev.type == "cuda"
 
 
 def batches(

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from crystalbench.core.job_arguments import add_training_job_arguments
+from crystalbench.core.job_arguments import add_training_job_arguments, numerics_of
 
 log = logging.getLogger("crystalbench")
 
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     model = json.loads(args.model)
     train_fold(args.graphs, args.splits, args.fold, model["architecture"], model["params"],
                TrainConfig(**model["train"]), args.out_dir,
-               job_device(args.device, args.jobs_per_gpu), args.threads)
+               job_device(args.device, args.jobs_per_gpu), args.threads, numerics_of(args))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -7,8 +7,8 @@ learning rate decaying linearly per step; no early stopping (last-epoch weights)
 reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkpoint_every``
 epochs, so an interrupted job continues where it stopped and ends with the same weights.
 
-Optional: gradient-norm clipping, and float16 mixed precision (autocast + gradient scaling)
-on CUDA only; on CPU a request for AMP is logged and training stays float32. The final
+Optional: gradient-norm clipping. How the job computes (precision, TF32, fused Adam,
+deterministic CUDA kernels) is an execution setting, ``core.numerics.Numerics``. The final
 ``checkpoint.pt`` carries everything ``crystalbench predict`` needs to rebuild the model and
 the graphs of new structures (architecture, parameters, graph spec, symprec, target scaling).
 """
@@ -34,6 +34,7 @@ from torch_geometric.data import Batch
 from crystalbench import __version__
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import read_metadata, write_json, write_parquet, write_text
+from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.core.provenance import provenance
 from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
@@ -41,7 +42,6 @@ from crystalbench.core.training import (
     linear_decay,
     optimizer_step,
     prepare_torch,
-    use_amp,
 )
 from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
 from crystalbench.crystal.scoring import score
@@ -61,19 +61,20 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 10
     clip_grad_norm: float | None = None  # max global gradient norm; None: no clipping
-    amp: bool = False  # float16 mixed precision; honoured on CUDA only
 
 
 def train_epoch(
     model: torch.nn.Module, epoch_batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: Callable, dev: torch.device,
-    clip_grad_norm: float | None = None, scaler: torch.amp.GradScaler | None = None,
+    clip_grad_norm: float | None = None, numerics: Numerics = DEFAULT_NUMERICS,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[float, float]:
     """One pass over an epoch's batches (cutting them included in the time).
 
     The loss is summed on the device in float64 and read once, at the end: no host sync per
-    step. With ``scaler`` the forward pass runs under float16 autocast and the loss is scaled;
-    gradients are unscaled before clipping, so ``clip_grad_norm`` always bounds the true norm.
+    step. The forward pass runs under ``numerics``' autocast; with ``scaler`` (float16) the loss
+    is scaled and gradients are unscaled before clipping, so ``clip_grad_norm`` always bounds
+    the true norm.
     Returns (mean loss, wall seconds).
     """
     model.train()
@@ -84,7 +85,7 @@ def train_epoch(
     for batch in epoch_batches:
         batch = batch.to(dev, non_blocking=True)
         optimizer.zero_grad()
-        with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
+        with numerics.autocast(dev):
             out = model(batch).squeeze(-1)
         loss = loss_fn(out.float(), batch.y)  # the loss itself in float32
         optimizer_step(loss, optimizer, parameters, clip_grad_norm, scaler)
@@ -99,11 +100,12 @@ def train_fold(
     graphs_path: str | os.PathLike, splits_path: str | os.PathLike, fold: int,
     architecture: str, model_params: dict[str, Any], train_cfg: TrainConfig,
     out_dir: str | os.PathLike, device: str = "auto", threads: int = 1,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> dict[str, Any]:
     """Run one training job and write its outputs into ``out_dir``; returns the metrics."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dev = prepare_torch(device, threads, train_cfg.seed)
+    dev, numerics = prepare_torch(device, threads, train_cfg.seed, numerics)
 
     table = CRYSTAL_GRAPHS.read(graphs_path)
     graph_meta = read_metadata(graphs_path)
@@ -126,9 +128,8 @@ def train_fold(
     graphs.fields["y"] = (graphs.fields["y"] - mean) / std
 
     model = build_model(architecture, model_params).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
-    amp = use_amp(train_cfg.amp, dev)
-    scaler = torch.amp.GradScaler(dev.type) if amp else None  # "cuda": AMP is CUDA-only
+    optimizer = numerics.adam(list(model.parameters()), lr=train_cfg.lr)
+    scaler = numerics.grad_scaler(dev)
     steps_per_epoch = -(-len(train_idx) // train_cfg.batch_size)
     scheduler = linear_decay(optimizer, train_cfg.lr, train_cfg.lr_end,
                              train_cfg.epochs * steps_per_epoch)
@@ -147,7 +148,7 @@ def train_fold(
         rng = np.random.default_rng([train_cfg.seed, epoch])
         train_loss, seconds = train_epoch(
             model, graphs.batches(train_idx, train_cfg.batch_size, rng), optimizer, scheduler,
-            loss_fn, dev, train_cfg.clip_grad_norm, scaler)
+            loss_fn, dev, train_cfg.clip_grad_norm, numerics, scaler)
         history.append({"epoch": epoch + 1, "train_loss": train_loss,
                         "lr": scheduler.get_last_lr()[0], "seconds": seconds})
         if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
@@ -158,7 +159,7 @@ def train_fold(
     model.eval()
     preds = []
     tic = time.perf_counter()
-    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
+    with torch.no_grad(), numerics.autocast(dev):
         for batch in graphs.batches(test_idx, train_cfg.batch_size, None):
             raw = model(batch).squeeze(-1).double()
             preds.append(torch.sigmoid(raw) if classification else raw)
@@ -167,7 +168,8 @@ def train_fold(
     y = table.column("target")[test_idx]
     metrics = score(task_type, y, pred) | {
         "task_type": task_type, "data_verified": bool(info.get("verified", True)),
-        "epochs": train_cfg.epochs, "clip_grad_norm": train_cfg.clip_grad_norm, "amp": amp,
+        "epochs": train_cfg.epochs, "clip_grad_norm": train_cfg.clip_grad_norm,
+        "numerics": asdict(numerics),
         "seconds_per_epoch": statistics.median(h["seconds"] for h in history),
         "train_seconds": sum(h["seconds"] for h in history),
         "predict_seconds": predict_seconds,

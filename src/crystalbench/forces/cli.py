@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from crystalbench.core.job_arguments import add_training_job_arguments
+from crystalbench.core.job_arguments import add_training_job_arguments, numerics_of
 
 log = logging.getLogger("crystalbench")
 
@@ -82,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     train_force_fold(args.graphs, args.splits, args.fold, model["architecture"],
                      model["params"], cfg, args.out_dir,
                      job_device(args.device, args.jobs_per_gpu), args.threads,
-                     args.train_systems)
+                     args.train_systems, numerics_of(args))
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:

@@ -13,7 +13,9 @@ With ``augment`` every training batch is turned by Haar-random rotations, one pe
 (``augment.rotate_batch``); evaluation is never augmented. The held-out fold is scored every
 ``eval_every`` epochs with the cumulative training seconds, for the force-MAE-versus-time
 curves, and at the end also on ``rotated_copies`` Haar-rotated copies of every test frame:
-the error an equivariant model would not change.
+the error an equivariant model would not change. Precision, TF32, fused AdamW and
+deterministic CUDA kernels are execution settings (``core.numerics.Numerics``); the forward
+passes run under its autocast, the loss in float32.
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ from torch_geometric.data import Batch, Data
 from crystalbench import __version__
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import list_array, read_metadata, write_json, write_parquet, write_text
+from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
     fold_indices,
     linear_decay,
     optimizer_step,
     prepare_torch,
-    use_amp,
 )
 from crystalbench.forces.augment import haar_rotations, rotate_batch
 from crystalbench.forces.graphs import FORCE_GRAPHS
@@ -71,7 +73,6 @@ class ForceTrainConfig:
     seed: int = 0
     checkpoint_every: int = 5
     clip_grad_norm: float | None = None
-    amp: bool = False
     augment: bool = True  # Haar-random rotations of training batches
     energy_weight: float = 0.0  # 0: force-only, as ocp's ForceNet config
     tag_weights: list[float] = field(default_factory=lambda: list(DEFAULT_TAG_WEIGHTS))
@@ -152,8 +153,10 @@ def fit_scales(data: list[Data], idx: np.ndarray) -> Scales:
 
 def _step_loss(
     model: torch.nn.Module, batch: Batch, scales: Scales, cfg: ForceTrainConfig,
+    numerics: Numerics, dev: torch.device,
 ) -> torch.Tensor:
-    forces, energy = model(batch)
+    with numerics.autocast(dev):
+        forces, energy = model(batch)
     weights = atom_weights(batch.tags, batch.fixed, tuple(cfg.tag_weights))
     loss = force_loss(forces.float(), batch.forces / scales.force_std, weights)
     if cfg.energy_weight > 0:
@@ -182,8 +185,10 @@ def zero_force_loss(
 def predict(
     model: torch.nn.Module, graphs: DeviceGraphs, idx: np.ndarray, batch_size: int,
     dev: torch.device, scales: Scales, rotations: np.ndarray | None = None,
+    numerics: Numerics = DEFAULT_NUMERICS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Forces and energies in eV units for frames ``idx`` (optionally rotated, one R each).
+    """Forces and energies in eV units for frames ``idx`` (optionally rotated, one R each),
+    the model run under ``numerics``' autocast as in training.
 
     Returns predicted forces, true forces, fixed flags, graph index per atom, predicted and
     true energies, and the wall seconds of the model passes.
@@ -198,7 +203,8 @@ def predict(
                 rot = torch.from_numpy(rotations[start:start + batch.num_graphs]).to(dev)
                 batch = rotate_batch(batch, rot)
             tic = time.perf_counter()
-            forces, energy = model(batch)
+            with numerics.autocast(dev):
+                forces, energy = model(batch)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - tic
@@ -231,7 +237,7 @@ def train_force_fold(
     graphs_path: str | os.PathLike, splits_path: str | os.PathLike, fold: int,
     architecture: str, model_params: dict[str, Any], cfg: ForceTrainConfig,
     out_dir: str | os.PathLike, device: str = "auto", threads: int = 1,
-    train_systems: int | None = None,
+    train_systems: int | None = None, numerics: Numerics = DEFAULT_NUMERICS,
 ) -> dict[str, Any]:
     """Run one force-training job and write its outputs into ``out_dir``; returns metrics.
 
@@ -240,7 +246,7 @@ def train_force_fold(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dev = prepare_torch(device, threads, cfg.seed)
+    dev, numerics = prepare_torch(device, threads, cfg.seed, numerics)
 
     table = FORCE_GRAPHS.read(graphs_path)
     graph_meta = read_metadata(graphs_path)
@@ -257,9 +263,8 @@ def train_force_fold(
         raise ValueError(f"{graphs_path}: energy_weight > 0 but some frames have no energy")
 
     model = build_force_model(architecture, model_params).to(dev)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    amp = use_amp(cfg.amp, dev)
-    scaler = torch.amp.GradScaler(dev.type) if amp else None
+    optimizer = numerics.adam(list(model.parameters()), cfg.lr, cfg.weight_decay)
+    scaler = numerics.grad_scaler(dev)
     steps_per_epoch = -(-len(train_idx) // cfg.batch_size)
     scheduler = make_schedule(optimizer, cfg, cfg.epochs * steps_per_epoch)
     baseline_loss = zero_force_loss(data, train_idx, scales, cfg)
@@ -285,8 +290,7 @@ def train_force_fold(
                 rot = haar_rotations(batch.num_graphs, rng)
                 batch = rotate_batch(batch, torch.from_numpy(rot).to(dev))
             optimizer.zero_grad()
-            with torch.autocast(dev.type, dtype=torch.float16, enabled=amp):
-                loss = _step_loss(model, batch, scales, cfg)
+            loss = _step_loss(model, batch, scales, cfg, numerics, dev)
             optimizer_step(loss, optimizer, parameters, cfg.clip_grad_norm, scaler)
             scheduler.step()
             loss_sum += loss.detach().double()  # summed on the device, read once per epoch
@@ -301,7 +305,8 @@ def train_force_fold(
                "val_forces_cos": float("nan")}
         evaluated = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
         if evaluated:
-            fp, ft, fix, *_ = predict(model, graphs, test_idx, cfg.batch_size, dev, scales)
+            fp, ft, fix, *_ = predict(model, graphs, test_idx, cfg.batch_size, dev, scales,
+                                      numerics=numerics)
             m = force_metrics(fp, ft, fix)
             for key in ("forces_mae", "forces_l2mae", "forces_cos"):
                 row[f"val_{key}"] = m[key]
@@ -313,14 +318,14 @@ def train_force_fold(
         run.after_epoch(epoch, history)
 
     fp, ft, fix, graph, ep, et, seconds = predict(model, graphs, test_idx, cfg.batch_size, dev,
-                                                  scales)
+                                                  scales, numerics=numerics)
     metrics = score(fp, ft, fix, graph, ep, et, with_energy)
     rotated = []
     rotation_rng = np.random.default_rng([cfg.seed, 2**31 - 1])  # same copies for every model
     for _ in range(cfg.rotated_copies):
         rot = haar_rotations(len(test_idx), rotation_rng)
         rotated.append(force_metrics(*predict(model, graphs, test_idx, cfg.batch_size, dev,
-                                              scales, rot)[:3]))
+                                              scales, rot, numerics)[:3]))
     if rotated:
         for key in ("forces_mae", "forces_l2mae", "forces_cos"):
             metrics[f"rotated_{key}"] = float(np.mean([r[key] for r in rotated]))
@@ -341,7 +346,7 @@ def train_force_fold(
         "n_test_systems": len({systems[i] for i in test_idx}),
         "mean_atoms": float(np.mean([data[i].num_nodes for i in test_idx])),
         "mean_edges": float(np.mean([data[i].edge_index.shape[1] for i in test_idx])),
-        "force_std": scales.force_std, "amp": amp, "torch": torch.__version__,
+        "force_std": scales.force_std, "numerics": asdict(numerics), "torch": torch.__version__,
         "crystalbench": __version__,
     }
     write_predictions(out / "predictions.parquet", [table.ids[i] for i in test_idx],
