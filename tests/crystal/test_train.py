@@ -246,6 +246,58 @@ def test_killed_process_leaves_no_outputs_and_resumes_to_the_same_weights(
     assert not (out / "resume.pt").exists()
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGUSR1],
+                         ids=["SIGTERM", "SIGUSR1"])
+def test_stop_signal_saves_inside_the_epoch_and_resumes_to_the_same_weights(
+        inputs, tmp_path, stop_signal):
+    """A real ``crystalbench train`` process gets SLURM's stop signal (time limit, or the
+    warning of ``--signal=USR1@...``): it writes resume.pt at the next step boundary, mid-epoch,
+    and exits with 128 + the signal; the rerun ends with the uninterrupted run's weights."""
+    epochs = 30
+    train_cfg = {"epochs": epochs, "batch_size": 4, "lr": 1e-3, "seed": 3,
+                 "checkpoint_every": 10_000}  # no epoch checkpoint: what is saved is the stop's
+    graphs, splits = (str(p) for p in inputs)
+    out = tmp_path / "stopped"
+    src = str(Path(crystalbench.__file__).resolve().parents[1])  # the code under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [src, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "crystalbench", "train", "--graphs", graphs,
+               "--splits", splits, "--fold", "1", "--out-dir", str(out), "--device", "cpu",
+               "--threads", "1", "--model", json.dumps(
+                   {"architecture": "cogn", "params": PARAMS, "train": train_cfg})]
+    child_log = tmp_path / "child.log"
+    with open(child_log, "w") as log_file:
+        child = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while f"epoch 1/{epochs}" not in child_log.read_text():  # training has started
+                assert child.poll() is None, child_log.read_text()
+                assert time.monotonic() < deadline, "no first epoch within 120 s"
+                time.sleep(0.005)
+            child.send_signal(stop_signal)  # during epoch 2 or so: seconds before the end
+            child.wait(timeout=60)
+        finally:
+            child.kill()
+            child.wait()
+    assert child.returncode == 128 + stop_signal, child_log.read_text()
+    assert "resume.pt written" in child_log.read_text()
+    visible = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert visible == {"resume.pt"}  # no metrics, checkpoint, predictions or history
+    state = torch.load(out / "resume.pt", weights_only=True)
+    stopped_at, steps = int(state["epoch"]), int(state["progress"]["steps"])
+    assert 1 <= stopped_at < epochs and steps >= 0
+
+    train_fold(graphs, splits, 1, "cogn", PARAMS, TrainConfig(**train_cfg), out, "cpu")
+    train_fold(graphs, splits, 1, "cogn", PARAMS, TrainConfig(**train_cfg),
+               tmp_path / "straight", "cpu")
+    a, b = weights(tmp_path / "straight"), weights(out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    resumed = pd.read_csv(out / "history.csv")
+    straight = pd.read_csv(tmp_path / "straight" / "history.csv")
+    assert resumed["epoch"].tolist() == list(range(1, epochs + 1))
+    assert resumed["train_loss"].tolist() == straight["train_loss"].tolist()
+
+
 def test_resume_state_of_another_configuration_is_ignored(inputs, tmp_path, monkeypatch):
     interrupted_run(inputs, tmp_path / "run", monkeypatch)
     run(inputs, tmp_path / "run", epochs=5, every=2)  # a different budget: no resume

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 import torch
 
 from crystalbench.core import resume as resume_module
+from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.forces import train as force_train
 from crystalbench.forces.emt_demo import generate_emt_frames
@@ -96,6 +99,46 @@ def test_interrupted_training_resumes_to_identical_weights(inputs, tmp_path, mon
     assert all(torch.equal(a[k], b[k]) for k in a)
     history = pd.read_csv(tmp_path / "resumed/history.csv")
     assert list(history["epoch"]) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("augment", [True, False], ids=["augmented", "plain"])
+def test_stop_signal_mid_epoch_resumes_to_identical_weights(inputs, tmp_path, monkeypatch,
+                                                             augment):
+    """SIGUSR1 delivered to this process as epoch 2 cuts its third batch: the job saves
+    resume.pt at that step boundary (two steps done) and exits with 128 + 10; the rerun
+    replays the epoch's remaining steps, with the same rotations, to the uninterrupted run's
+    weights and losses."""
+    straight = tmp_path / "straight"
+    train(inputs, straight, epochs=3, augment=augment, checkpoint_every=100)
+    original = DeviceGraphs.batches
+    epochs_started = {"n": 0}
+
+    def signalled(graphs, indices, batch_size, rng):
+        if rng is None:  # an evaluation pass
+            yield from original(graphs, indices, batch_size, rng)
+            return
+        epochs_started["n"] += 1
+        for step, batch in enumerate(original(graphs, indices, batch_size, rng)):
+            if epochs_started["n"] == 2 and step == 2:
+                os.kill(os.getpid(), signal.SIGUSR1)  # a real signal, handled by the job
+            yield batch
+
+    monkeypatch.setattr(DeviceGraphs, "batches", signalled)
+    resumed = tmp_path / "resumed"
+    with pytest.raises(SystemExit) as stopped:
+        train(inputs, resumed, epochs=3, augment=augment, checkpoint_every=100)
+    assert stopped.value.code == 128 + signal.SIGUSR1
+    state = torch.load(resumed / "resume.pt", weights_only=True)
+    assert int(state["epoch"]) == 1 and int(state["progress"]["steps"]) == 2
+    assert not (resumed / "metrics.json").exists()
+    monkeypatch.setattr(DeviceGraphs, "batches", original)
+    train(inputs, resumed, epochs=3, augment=augment, checkpoint_every=100)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha, hb = pd.read_csv(straight / "history.csv"), pd.read_csv(resumed / "history.csv")
+    assert ha["train_loss"].tolist() == hb["train_loss"].tolist()
+    assert not (resumed / "resume.pt").exists()
 
 
 def test_bfloat16_and_fused_adamw_train_force_models_on_cpu(inputs, tmp_path):

@@ -39,18 +39,25 @@ class Numerics:
             raise ValueError(f"train.precision: unknown precision {self.precision!r} "
                              f"(one of {', '.join(PRECISIONS)})")
 
+    def unsupported_on(self, dev: torch.device) -> list[str]:
+        """Why ``dev`` cannot honour some of these settings (float16 and TF32 are CUDA-only);
+        empty when it honours them all."""
+        if dev.type == "cuda":
+            return []
+        return ([f"train.precision float16 is CUDA-only; training on {dev} in float32"]
+                * (self.precision == "float16")
+                + [f"train.tf32 applies to CUDA matmuls only; ignored on {dev}"] * self.tf32)
+
     def on(self, dev: torch.device) -> Numerics:
-        """These settings as ``dev`` honours them: float16 and TF32 are CUDA-only, and a CPU
-        request for them is logged and dropped rather than silently ignored."""
-        precision, tf32 = self.precision, self.tf32
-        if dev.type != "cuda":
-            if precision == "float16":
-                log.warning("train.precision float16 is CUDA-only; training on %s in float32", dev)
-                precision = "float32"
-            if tf32:
-                log.warning("train.tf32 applies to CUDA matmuls only; ignored on %s", dev)
-                tf32 = False
-        return Numerics(precision, tf32, self.fused_adam, self.deterministic)
+        """These settings as ``dev`` honours them: a request it cannot honour is logged and
+        dropped rather than silently ignored."""
+        reasons = self.unsupported_on(dev)
+        for reason in reasons:
+            log.warning(reason)
+        if not reasons:
+            return self
+        return Numerics("float32" if self.precision == "float16" else self.precision, False,
+                        self.fused_adam, self.deterministic)
 
     def configure(self, dev: torch.device) -> None:
         """Set the process-wide switches: deterministic kernels (always on CPU, on CUDA when

@@ -5,7 +5,8 @@ with the training ids' mean and standard deviation, MAE loss, predictions transf
 Classification: binary cross-entropy on logits, probabilities as predictions. Adam with a
 learning rate decaying linearly per step; no early stopping (last-epoch weights), as in the
 reference MatBench runs. Progress is saved to ``resume.pt`` after every ``checkpoint_every``
-epochs, so an interrupted job continues where it stopped and ends with the same weights.
+epochs and at the next step after a stop signal (``core.preemption``), so an interrupted job
+continues where it stopped and ends with the same weights.
 
 Optional: gradient-norm clipping. How the job computes (precision, TF32, fused Adam,
 deterministic CUDA kernels) is an execution setting, ``core.numerics.Numerics``. The final
@@ -35,6 +36,12 @@ from crystalbench import __version__
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import read_metadata, write_json, write_parquet, write_text
 from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
+from crystalbench.core.preemption import (
+    EpochProgress,
+    Preempted,
+    StopRequest,
+    stop_signals,
+)
 from crystalbench.core.provenance import provenance
 from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
@@ -67,22 +74,30 @@ def train_epoch(
     model: torch.nn.Module, epoch_batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler, loss_fn: Callable, dev: torch.device,
     clip_grad_norm: float | None = None, numerics: Numerics = DEFAULT_NUMERICS,
-    scaler: torch.amp.GradScaler | None = None,
+    scaler: torch.amp.GradScaler | None = None, start: EpochProgress | None = None,
+    stop: StopRequest | None = None,
 ) -> tuple[float, float]:
     """One pass over an epoch's batches (cutting them included in the time).
 
     The loss is summed on the device in float64 and read once, at the end: no host sync per
     step. The forward pass runs under ``numerics``' autocast; with ``scaler`` (float16) the loss
     is scaled and gradients are unscaled before clipping, so ``clip_grad_norm`` always bounds
-    the true norm.
+    the true norm. ``start`` continues an interrupted epoch (its first steps are skipped);
+    after a ``stop`` signal the epoch ends at the next step boundary with :class:`Preempted`.
     Returns (mean loss, wall seconds).
     """
     model.train()
+    start = start or EpochProgress()
     tic = time.perf_counter()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
-    n_seen = 0
+    loss_sum = torch.tensor(start.loss_sum, dtype=torch.float64, device=dev)
+    n_seen = start.count
     parameters = list(model.parameters())
-    for batch in epoch_batches:
+    for step, batch in enumerate(epoch_batches):
+        if step < start.steps:  # taken before the interruption
+            continue
+        if stop:  # a stop signal arrived: leave at this step boundary
+            raise Preempted(stop.signum, EpochProgress(
+                step, float(loss_sum), n_seen, start.seconds + time.perf_counter() - tic))
         batch = batch.to(dev, non_blocking=True)
         optimizer.zero_grad()
         with numerics.autocast(dev):
@@ -93,7 +108,7 @@ def train_epoch(
         loss_sum += loss.detach().double() * batch.num_graphs
         n_seen += batch.num_graphs
     mean_loss = float(loss_sum) / n_seen  # the epoch's one sync
-    return mean_loss, time.perf_counter() - tic
+    return mean_loss, start.seconds + time.perf_counter() - tic
 
 
 def train_fold(
@@ -144,17 +159,22 @@ def train_fold(
     log.info("training %s on %s fold %d: %d train, %d test graphs, %d parameters, device %s",
              architecture, graphs_path, fold, len(train_idx), len(test_idx),
              count_parameters(model), dev)
-    for epoch in range(run.start_epoch, train_cfg.epochs):
-        rng = np.random.default_rng([train_cfg.seed, epoch])
-        train_loss, seconds = train_epoch(
-            model, graphs.batches(train_idx, train_cfg.batch_size, rng), optimizer, scheduler,
-            loss_fn, dev, train_cfg.clip_grad_norm, numerics, scaler)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss,
-                        "lr": scheduler.get_last_lr()[0], "seconds": seconds})
-        if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
-            log.info("epoch %d/%d: train loss %.4f, %.2f s",
-                     epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
-        run.after_epoch(epoch, history)
+    with stop_signals() as stop:
+        for epoch in range(run.start_epoch, train_cfg.epochs):
+            rng = np.random.default_rng([train_cfg.seed, epoch])
+            try:
+                train_loss, seconds = train_epoch(
+                    model, graphs.batches(train_idx, train_cfg.batch_size, rng), optimizer,
+                    scheduler, loss_fn, dev, train_cfg.clip_grad_norm, numerics, scaler,
+                    run.epoch_progress(epoch), stop)
+            except Preempted as preempted:
+                run.stopped(epoch, history, preempted)
+            history.append({"epoch": epoch + 1, "train_loss": train_loss,
+                            "lr": scheduler.get_last_lr()[0], "seconds": seconds})
+            if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
+                log.info("epoch %d/%d: train loss %.4f, %.2f s",
+                         epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
+            run.after_epoch(epoch, history)
 
     model.eval()
     preds = []

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,12 @@ from crystalbench import __version__
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import list_array, read_metadata, write_json, write_parquet, write_text
 from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
+from crystalbench.core.preemption import (
+    EpochProgress,
+    Preempted,
+    StopRequest,
+    stop_signals,
+)
 from crystalbench.core.resume import ResumableRun, save_torch
 from crystalbench.core.training import (
     fold_indices,
@@ -166,6 +173,41 @@ def _step_loss(
     return loss
 
 
+def _train_epoch(
+    model: torch.nn.Module, epoch_batches: Iterable[Batch], rng: np.random.Generator,
+    optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scales: Scales, cfg: ForceTrainConfig, numerics: Numerics, dev: torch.device,
+    scaler: torch.amp.GradScaler | None, start: EpochProgress, stop: StopRequest,
+) -> tuple[float, float]:
+    """One epoch (each batch rotated with ``rng`` under augmentation); (mean loss, seconds).
+
+    The loss is summed on the device and read once. ``start`` continues an interrupted epoch:
+    its first steps are skipped, their rotations still drawn so that ``rng`` is where it was;
+    after a ``stop`` signal the epoch ends at the next step boundary with :class:`Preempted`.
+    """
+    model.train()
+    parameters = list(model.parameters())
+    tic = time.perf_counter()
+    loss_sum = torch.tensor(start.loss_sum, dtype=torch.float64, device=dev)
+    steps = start.count
+    for step, batch in enumerate(epoch_batches):
+        rot = haar_rotations(batch.num_graphs, rng) if cfg.augment else None
+        if step < start.steps:  # taken before the interruption
+            continue
+        if stop:  # a stop signal arrived: leave at this step boundary
+            raise Preempted(stop.signum, EpochProgress(
+                step, float(loss_sum), steps, start.seconds + time.perf_counter() - tic))
+        if rot is not None:
+            batch = rotate_batch(batch, torch.from_numpy(rot).to(dev))
+        optimizer.zero_grad()
+        loss = _step_loss(model, batch, scales, cfg, numerics, dev)
+        optimizer_step(loss, optimizer, parameters, cfg.clip_grad_norm, scaler)
+        scheduler.step()
+        loss_sum += loss.detach().double()
+        steps += 1
+    return float(loss_sum) / steps, start.seconds + time.perf_counter() - tic
+
+
 def zero_force_loss(
     data: list[Data], idx: np.ndarray, scales: Scales, cfg: ForceTrainConfig,
 ) -> float:
@@ -277,45 +319,35 @@ def train_force_fold(
     log.info("training %s on %s fold %d: %d train, %d test frames, %d parameters, device %s, "
              "augmentation %s", architecture, graphs_path, fold, len(train_idx), len(test_idx),
              count_parameters(model), dev, "on" if cfg.augment else "off")
-    parameters = list(model.parameters())
     elapsed = history[-1]["train_seconds"] if history else 0.0
-    for epoch in range(run.start_epoch, cfg.epochs):
-        rng = np.random.default_rng([cfg.seed, epoch])
-        model.train()
-        tic = time.perf_counter()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
-        steps = 0
-        for batch in graphs.batches(train_idx, cfg.batch_size, rng):
-            if cfg.augment:
-                rot = haar_rotations(batch.num_graphs, rng)
-                batch = rotate_batch(batch, torch.from_numpy(rot).to(dev))
-            optimizer.zero_grad()
-            loss = _step_loss(model, batch, scales, cfg, numerics, dev)
-            optimizer_step(loss, optimizer, parameters, cfg.clip_grad_norm, scaler)
-            scheduler.step()
-            loss_sum += loss.detach().double()  # summed on the device, read once per epoch
-            steps += 1
-        train_loss = float(loss_sum) / steps
-        seconds = time.perf_counter() - tic
-        elapsed += seconds
-        row = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch,
-               "train_loss": train_loss, "seconds": seconds,
-               "train_seconds": elapsed, "lr": scheduler.get_last_lr()[0],
-               "val_forces_mae": float("nan"), "val_forces_l2mae": float("nan"),
-               "val_forces_cos": float("nan")}
-        evaluated = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
-        if evaluated:
-            fp, ft, fix, *_ = predict(model, graphs, test_idx, cfg.batch_size, dev, scales,
-                                      numerics=numerics)
-            m = force_metrics(fp, ft, fix)
-            for key in ("forces_mae", "forces_l2mae", "forces_cos"):
-                row[f"val_{key}"] = m[key]
-        history.append(row)
-        log.info("epoch %d/%d: loss %.4f (zero forces: %.4f), %.2f s%s", epoch + 1,
-                 cfg.epochs, row["train_loss"], baseline_loss, seconds,
-                 f", held-out forces L2MAE {row['val_forces_l2mae']:.4f} eV/Å"
-                 if evaluated else "")
-        run.after_epoch(epoch, history)
+    with stop_signals() as stop:
+        for epoch in range(run.start_epoch, cfg.epochs):
+            rng = np.random.default_rng([cfg.seed, epoch])
+            try:
+                train_loss, seconds = _train_epoch(
+                    model, graphs.batches(train_idx, cfg.batch_size, rng), rng, optimizer,
+                    scheduler, scales, cfg, numerics, dev, scaler, run.epoch_progress(epoch), stop)
+            except Preempted as preempted:
+                run.stopped(epoch, history, preempted)
+            elapsed += seconds
+            row = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch,
+                   "train_loss": train_loss, "seconds": seconds,
+                   "train_seconds": elapsed, "lr": scheduler.get_last_lr()[0],
+                   "val_forces_mae": float("nan"), "val_forces_l2mae": float("nan"),
+                   "val_forces_cos": float("nan")}
+            evaluated = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
+            if evaluated:
+                fp, ft, fix, *_ = predict(model, graphs, test_idx, cfg.batch_size, dev, scales,
+                                          numerics=numerics)
+                m = force_metrics(fp, ft, fix)
+                for key in ("forces_mae", "forces_l2mae", "forces_cos"):
+                    row[f"val_{key}"] = m[key]
+            history.append(row)
+            log.info("epoch %d/%d: loss %.4f (zero forces: %.4f), %.2f s%s", epoch + 1,
+                     cfg.epochs, row["train_loss"], baseline_loss, seconds,
+                     f", held-out forces L2MAE {row['val_forces_l2mae']:.4f} eV/Å"
+                     if evaluated else "")
+            run.after_epoch(epoch, history)
 
     fp, ft, fix, graph, ep, et, seconds = predict(model, graphs, test_idx, cfg.batch_size, dev,
                                                   scales, numerics=numerics)
