@@ -23,6 +23,23 @@ include: "workflow/rules/forces.smk"
 report: "workflow/report/workflow.rst"
 
 
+# run on the submitting node, not as cluster jobs: the cheap bookkeeping steps, and the
+# MatBench download, which needs the network that compute nodes often lack
+localrules:
+    all,
+    matbench_fetch,
+    splits,
+    aggregate,
+    graph_stats,
+    matbench_table,
+    matbench_submission,
+    publish,
+    force_studies,
+    s2ef_splits,
+    s2ef_aggregate,
+    s2ef_data_size,
+
+
 rule all:
     default_target: True
     input:
