@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -170,5 +171,5 @@ def test_profile_runs_a_study_through_sbatch_with_one_job_per_gpu(slurm_cluster,
     assert all(j.get("TresPerJob") == "gres:gpu:1" for j in trains)
     spans = sorted((datetime.fromisoformat(j["StartTime"]), datetime.fromisoformat(j["EndTime"]))
                    for j in trains)
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in pairwise(spans):
         assert start >= end, f"two training jobs shared the one GPU: {spans}"
