@@ -1,7 +1,12 @@
 """The README's quick start is the contract with newcomers and CI: keep them in step."""
 
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,3 +61,37 @@ def test_commands_named_in_the_docs_exist():
                                             r"([a-z][a-z0-9-]+)", page.read_text(), re.M)
                if name not in known[prog]]
     assert not unknown, unknown
+
+
+def readme_commands() -> list[str]:
+    """Every ``snakemake`` and ``crystalbench(-bench)`` command of the README: the lines of its
+    bash blocks (split at ``&&``) and its inline code."""
+    text = (REPO / "README.md").read_text()
+    parts = [part.strip() for block in re.findall(r"```bash\n(.+?)\n```", text, re.S)
+             for line in block.splitlines() for part in line.split("&&")]
+    parts += re.findall(r"`((?:snakemake|crystalbench)[^`]*)`", text)
+    return [p for p in parts if re.match(r"(snakemake|crystalbench(-bench)?) ", p)]
+
+
+def test_the_readme_has_the_commands_this_test_runs():
+    commands = readme_commands()
+    assert any(c.startswith("snakemake --workflow-profile profiles/slurm") for c in commands)
+    assert any("--report" in c for c in commands)
+    assert any(c.startswith("crystalbench-bench ") for c in commands)
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_every_readme_command_runs(command):
+    """Workflow lines as dry runs (a report line as a dry run of its config), command-line
+    steps with --help: a README line that no longer parses cannot ship."""
+    words = shlex.split(command)
+    if words[0] == "snakemake":
+        if "--report" in words:  # needs finished results: check that its config plans
+            at = words.index("--report")
+            del words[at:at + 2]
+        args = [sys.executable, "-m", "snakemake", "-n", *words[1:]]
+    else:
+        bin_dir = Path(sys.executable).parent
+        args = [str(bin_dir / words[0]), *words[1:2], "--help"]
+    result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
