@@ -63,27 +63,34 @@ def test_commands_named_in_the_docs_exist():
     assert not unknown, unknown
 
 
-def readme_commands() -> list[str]:
-    """Every ``snakemake`` and ``crystalbench(-bench)`` command of the README: the lines of its
-    bash blocks (split at ``&&``) and its inline code."""
-    text = (REPO / "README.md").read_text()
-    parts = [part.strip() for block in re.findall(r"```bash\n(.+?)\n```", text, re.S)
-             for line in block.splitlines() for part in line.split("&&")]
-    parts += re.findall(r"`((?:snakemake|crystalbench)[^`]*)`", text)
-    return [p for p in parts if re.match(r"(snakemake|crystalbench(-bench)?) ", p)]
+def documented_commands() -> list[str]:
+    """Every ``snakemake`` and ``crystalbench(-bench)`` command of the README, docs/ and the
+    benchmarks README: the lines of their bash blocks (continuations joined, comments
+    dropped, split at ``&&``) and their inline code."""
+    commands = []
+    for page in [REPO / "README.md", REPO / "benchmarks/README.md",
+                 *sorted((REPO / "docs").glob("*.md"))]:
+        text = page.read_text()
+        for block in re.findall(r"```bash\n(.+?)\n```", text, re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                commands += [" ".join(shlex.split(part, comments=True))
+                             for part in line.split("&&")]
+        commands += re.findall(r"`((?:snakemake|crystalbench)[^`]*)`", text)
+    return [c for c in dict.fromkeys(commands)
+            if re.match(r"(snakemake|crystalbench(-bench)?)( |$)", c)]
 
 
-def test_the_readme_has_the_commands_this_test_runs():
-    commands = readme_commands()
+def test_the_docs_have_the_commands_this_test_runs():
+    commands = documented_commands()
     assert any(c.startswith("snakemake --workflow-profile profiles/slurm") for c in commands)
     assert any("--report" in c for c in commands)
     assert any(c.startswith("crystalbench-bench ") for c in commands)
 
 
-@pytest.mark.parametrize("command", readme_commands())
-def test_every_readme_command_runs(command):
+@pytest.mark.parametrize("command", documented_commands())
+def test_every_documented_command_runs(command):
     """Workflow lines as dry runs (a report line as a dry run of its config), command-line
-    steps with --help: a README line that no longer parses cannot ship."""
+    steps with --help: a documented line that no longer parses cannot ship."""
     words = shlex.split(command)
     if words[0] == "snakemake":
         if "--report" in words:  # needs finished results: check that its config plans
