@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from crystalbench import __version__
 from crystalbench.crystal.cli import add_crystal_commands
 from crystalbench.forces.cli import add_force_commands
 
@@ -18,6 +19,7 @@ from crystalbench.forces.cli import add_force_commands
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crystalbench", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"crystalbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     add_crystal_commands(sub)
     add_force_commands(sub)

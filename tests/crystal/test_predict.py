@@ -1,5 +1,6 @@
 import json
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -8,6 +9,7 @@ import torch
 from pymatgen.core import Structure as PmgStructure
 from scipy.spatial.transform import Rotation
 
+import crystalbench
 from crystalbench.cli import main
 from crystalbench.core.training import batches
 from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph, graph_metadata
@@ -26,6 +28,7 @@ def train_tiny(folder, structures, classification=False):
     graphs = [build_graph(s, analyse_symmetry(s.lattice, s.frac_coords, s.atomic_numbers), spec)
               for s in structures]
     meta = graph_metadata(spec, 1e-4, "demo", "asu-knn12")
+    meta["dataset_info"] = {"unit": "eV/atom"}
     if classification:
         median = np.median([g.target for g in graphs])
         for g in graphs:
@@ -83,7 +86,7 @@ def test_predictions_equal_the_models_on_the_usual_graphs(checkpoint, sample, tm
     with caplog.at_level(logging.INFO, logger="crystalbench.crystal.predict"):
         frame = predict_cifs(checkpoint, write_cifs(tmp_path / "cifs", sample),
                              tmp_path / "out.csv")
-    assert f"{len(sample)} predicted, 0 rejected" in caplog.text
+    assert re.search(rf"{len(sample)} predicted \(\d+ with a warning\), 0 rejected", caplog.text)
     assert frame["id"].tolist() == sorted(s.id for s in sample)
     assert (frame["error"] == "").all()
     want = expected(checkpoint, sample)
@@ -93,8 +96,12 @@ def test_predictions_equal_the_models_on_the_usual_graphs(checkpoint, sample, tm
     saved = pd.read_csv(tmp_path / "out.csv", keep_default_na=False,
                         dtype={"id": str, "error": str})
     assert saved["id"].tolist() == frame["id"].tolist()
-    np.testing.assert_allclose(saved["prediction"].astype(float), frame["prediction"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(saved["prediction (eV/atom)"].astype(float),
+                               frame["prediction"], rtol=1e-12)
+    # the checkpoint saw a quarter of the demo: a sample structure may hold an element it
+    # never saw, and then says so
+    assert all(w == "" or w.startswith("elements absent from training: ")
+               for w in frame["warning"])
 
 
 def test_moved_rebased_and_supercell_copies_predict_the_same(checkpoint, sample, tmp_path):
@@ -145,7 +152,7 @@ def test_unreadable_and_rejected_cifs_get_error_rows(checkpoint, sample, tmp_pat
     assert frame.loc[[s.id for s in sample[:2]], "prediction"].notna().all()
     assert "garbage.cif: rejected: cannot read CIF" in caplog.text
     assert "close.cif: rejected: atoms 0 and 1" in caplog.text
-    assert "2 predicted, 2 rejected (4 CIF files)" in caplog.text
+    assert "2 predicted (0 with a warning), 2 rejected (4 CIF files)" in caplog.text
 
 
 def test_missing_input_and_empty_folder_are_clear_errors(checkpoint, tmp_path):
@@ -172,10 +179,52 @@ def test_cli_predict_runs_end_to_end(checkpoint, sample, tmp_path):
     main(["predict", "--checkpoint", str(checkpoint), "--input", str(cif),
           "--output", str(tmp_path / "one.csv"), "--device", "cpu"])
     saved = pd.read_csv(tmp_path / "one.csv", keep_default_na=False, dtype={"error": str})
-    assert saved.columns.tolist() == ["id", "prediction", "error"]
+    assert saved.columns.tolist() == ["id", "prediction (eV/atom)", "error", "warning"]
     assert saved["id"].tolist() == [sample[0].id] and saved["error"].tolist() == [""]
     want = expected(checkpoint, sample)
     spread = np.std(list(want.values()))  # a prediction near 0 needs an absolute tolerance
-    assert float(saved["prediction"][0]) == pytest.approx(
+    assert float(saved["prediction (eV/atom)"][0]) == pytest.approx(
         want[sample[0].id], rel=1e-5, abs=1e-5 * spread)
 
+
+
+def test_structures_outside_the_training_domain_are_predicted_with_a_warning(
+        checkpoint, sample, tmp_path, caplog):
+    """NaCl (elements the demo never has) and a 4x4x4 supercell (far more atoms than any
+    training cell) are predicted, and flagged in the log and in the CSV."""
+    salt = PmgStructure.from_spacegroup("Fm-3m", [[5.64, 0, 0], [0, 5.64, 0], [0, 0, 5.64]],
+                                        ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    folder = write_cifs(tmp_path / "cifs", sample[:1])
+    salt.to(filename=str(folder / "salt.cif"))
+    big = to_pymatgen(sample[0]) * (4, 4, 4)
+    big.to(filename=str(folder / "big.cif"))
+    with caplog.at_level(logging.WARNING, logger="crystalbench.crystal.predict"):
+        frame = predict_cifs(checkpoint, folder, tmp_path / "out.csv").set_index("id")
+    assert frame.loc["salt", "warning"] == "elements absent from training: Na, Cl"
+    assert re.fullmatch(r"\d+ atoms per cell, training had \d+-\d+", frame.loc["big", "warning"])
+    assert frame.loc[sample[0].id, "warning"] == ""
+    assert frame["prediction"].notna().all() and (frame["error"] == "").all()
+    assert "salt.cif: extrapolates: elements absent from training: Na, Cl" in caplog.text
+    saved = pd.read_csv(tmp_path / "out.csv", keep_default_na=False).set_index("id")
+    assert saved.loc["salt", "warning"] == frame.loc["salt", "warning"]
+
+
+@pytest.mark.parametrize("problem", ["missing input", "empty folder", "missing checkpoint"])
+def test_cli_predict_bad_input_exits_2_with_one_line(checkpoint, tmp_path, capsys, problem):
+    (tmp_path / "empty").mkdir()
+    args = {"missing input": (checkpoint, tmp_path / "nowhere"),
+            "empty folder": (checkpoint, tmp_path / "empty"),
+            "missing checkpoint": (tmp_path / "none.pt", tmp_path / "empty")}[problem]
+    with pytest.raises(SystemExit) as stopped:
+        main(["predict", "--checkpoint", str(args[0]), "--input", str(args[1]),
+              "--output", str(tmp_path / "out.csv")])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("crystalbench predict: error: "), err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"crystalbench {crystalbench.__version__}"

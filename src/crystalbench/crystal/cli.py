@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 
 from crystalbench.core.job_arguments import add_training_job_arguments, numerics_of
 
@@ -99,7 +100,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from crystalbench.crystal.predict import predict_cifs
 
-    predict_cifs(args.checkpoint, args.input, args.output, args.device, args.batch_size)
+    try:
+        predict_cifs(args.checkpoint, args.input, args.output, args.device, args.batch_size)
+    except (FileNotFoundError, ValueError) as err:  # bad input: one line, no traceback
+        print(f"crystalbench predict: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:

@@ -6,7 +6,9 @@ target scaling. A CIF therefore takes the training data's path: pymatgen -> ``St
 validation -> symmetry at the training symprec -> ``build_graph`` with the training spec ->
 model -> inverse standardisation (regression) or sigmoid (classification). A file that cannot
 be read, is rejected or fails graph building gets a row with its reason: CIF files in =
-predicted + rejected, nothing is silently dropped.
+predicted + rejected, nothing is silently dropped. A structure outside what the model was
+trained on (elements it never saw, a cell far larger or smaller; ``crystal.domain``) is
+predicted with a warning, in the log and in the CSV.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from crystalbench.core.io import write_text
 from crystalbench.core.progress import Progress
 from crystalbench.core.training import batches, pick_device
 from crystalbench.core.validation import DEFAULT_MIN_DISTANCE
+from crystalbench.crystal.domain import domain_warnings
 from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, GraphSpec, build_graph
 from crystalbench.crystal.matbench import from_pymatgen, rejected_structure
 from crystalbench.crystal.structures import Structure, rejection_reason
@@ -110,9 +113,11 @@ def predict_cifs(
 ) -> pd.DataFrame:
     """Predict the checkpoint's target for a CIF file or a folder of them; write a CSV.
 
-    Columns: ``id`` (file stem), ``prediction`` (NaN for a rejected file) and ``error`` (the
-    reason, empty when fine). Files are processed ``batch_size`` at a time, so memory does
-    not grow with the folder.
+    Columns: ``id`` (file stem), ``prediction`` (NaN for a rejected file; in the CSV its
+    header carries the unit, e.g. ``prediction (eV/atom)``), ``error`` (the reason, empty when
+    fine) and ``warning`` (why the prediction extrapolates, empty when it does not; checkpoints
+    written before the training domain was stored give none). Files are processed
+    ``batch_size`` at a time, so memory does not grow with the folder.
     """
     files = cif_files(inputs)
     dev = pick_device(device)
@@ -121,6 +126,10 @@ def predict_cifs(
     symprec = float(ckpt["symprec"])
     classification = ckpt["task_type"] == "classification"
     mean, std = float(ckpt["target_mean"]), float(ckpt["target_std"])
+    domain = json.loads(ckpt["training_domain"]) if "training_domain" in ckpt else None
+    if domain is None:
+        log.warning("%s stores no training domain (older crystalbench): predictions outside "
+                    "it are not flagged", checkpoint)
     log.info("predicting %s (%s on %s graphs, symprec %g) for %d CIF files on %s",
              checkpoint, ckpt["architecture"], spec.representation, symprec, len(files), dev)
 
@@ -142,10 +151,15 @@ def predict_cifs(
                     kept.append(len(rows))
                 except ValueError as exc:
                     reason = str(exc)
+            warning = ""
             if reason is not None:
                 log.warning("%s: rejected: %s", path, reason)
+            elif domain is not None:
+                warning = "; ".join(domain_warnings(structure, domain))
+                if warning:
+                    log.warning("%s: extrapolates: %s", path, warning)
             rows.append({"id": structure.id, "prediction": float("nan"),
-                         "error": reason or ""})
+                         "error": reason or "", "warning": warning})
         if data:
             with torch.no_grad():
                 raw = torch.cat([model(batch.to(dev)).squeeze(-1).double().cpu()
@@ -156,11 +170,13 @@ def predict_cifs(
                 rows[row]["prediction"] = float(value)
         progress.step(len(chunk))
 
-    frame = pd.DataFrame(rows, columns=["id", "prediction", "error"])
+    frame = pd.DataFrame(rows, columns=["id", "prediction", "error", "warning"])
     n_rejected = int((frame["error"] != "").sum())
     n_predicted = len(frame) - n_rejected
     assert n_predicted + n_rejected == len(files)
-    write_text(output, frame.to_csv(index=False))
-    log.info("%s: %d predicted, %d rejected (%d CIF files)", output, n_predicted, n_rejected,
-             len(files))
+    unit = ckpt.get("unit", "") or ("probability" if classification else "")
+    header = f"prediction ({unit})" if unit else "prediction"
+    write_text(output, frame.rename(columns={"prediction": header}).to_csv(index=False))
+    log.info("%s: %d predicted (%d with a warning), %d rejected (%d CIF files)", output,
+             n_predicted, int((frame["warning"] != "").sum()), n_rejected, len(files))
     return frame

@@ -50,6 +50,7 @@ from crystalbench.core.training import (
     optimizer_step,
     prepare_torch,
 )
+from crystalbench.crystal.domain import training_domain
 from crystalbench.crystal.graphs import CRYSTAL_GRAPHS
 from crystalbench.crystal.scoring import score
 from crystalbench.models import build_model, count_parameters
@@ -212,6 +213,8 @@ def train_fold(
                  "graph_spec": json.dumps(graph_meta["spec"], sort_keys=True),
                  "symprec": float(graph_meta["symprec"]),
                  "dataset": str(graph_meta["dataset"]), "graph": str(graph_meta.get("graph", "")),
+                 "unit": str(info.get("unit", "")),
+                 "training_domain": json.dumps(training_domain(table, train_idx)),
                  "crystalbench": __version__}, out / "checkpoint.pt")
     write_json(out / "metrics.json", metrics)
     run.finish()
