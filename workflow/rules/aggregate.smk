@@ -29,6 +29,7 @@ rule aggregate:
         bars_svg="results/figures/{study}_bars.svg",
     log:
         "results/logs/aggregate/{study}.log",
+    priority: CRYSTAL_FIRST
     conda:
         "../../envs/crystalbench.yaml"
     params:
@@ -65,6 +66,7 @@ rule graph_stats:
         ),
     log:
         "results/logs/aggregate/graph_stats.log",
+    priority: CRYSTAL_FIRST
     conda:
         "../../envs/crystalbench.yaml"
     shell:

@@ -6,6 +6,7 @@ rule structures:
         rejects="results/structures/{dataset}.rejects.parquet",
     log:
         "results/logs/structures/{dataset}.log",
+    priority: CRYSTAL_FIRST
     conda:
         "../../envs/crystalbench.yaml"
     params:
@@ -49,6 +50,7 @@ rule splits:
         "results/splits/{dataset}.parquet",
     log:
         "results/logs/splits/{dataset}.log",
+    priority: CRYSTAL_FIRST
     conda:
         "../../envs/crystalbench.yaml"
     params:

@@ -7,6 +7,7 @@ rule symmetry:
         "results/logs/symmetry/{dataset}.log",
     benchmark:
         "results/benchmarks/symmetry/{dataset}.tsv"
+    priority: CRYSTAL_FIRST
     conda:
         "../../envs/crystalbench.yaml"
     threads: PREPROCESSING_THREADS
