@@ -23,7 +23,18 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     add_crystal_commands(sub)
     add_force_commands(sub)
+    s = sub.add_parser("status", help="one line per training job: epoch, loss, held-out "
+                       "score, time per epoch, ETA (from each run's progress.json)")
+    s.add_argument("results", nargs="?", default="results", help="folder to search")
+    s.set_defaults(func=cmd_status)
     return p
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    from crystalbench.core.live_status import status_lines
+
+    lines = status_lines(args.results)
+    print("\n".join(lines) if lines else f"no training job has reported under {args.results}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

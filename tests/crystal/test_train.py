@@ -78,7 +78,9 @@ def weights(out):
 def test_outputs_and_metrics(inputs, tmp_path):
     metrics = run(inputs, tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {
-        "predictions.parquet", "metrics.json", "history.csv", "checkpoint.pt"}
+        "predictions.parquet", "metrics.json", "history.csv", "checkpoint.pt", "progress.json"}
+    progress = json.loads((tmp_path / "progress.json").read_text())
+    assert progress["epoch"] == progress["epochs"] == 4 and progress["eta_seconds"] == 0
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     preds = pq.read_table(tmp_path / "predictions.parquet").to_pandas()
     folds = pq.read_table(inputs[1]).to_pandas()
@@ -231,7 +233,7 @@ def test_killed_process_leaves_no_outputs_and_resumes_to_the_same_weights(
             child.wait()
     assert child.returncode == -signal.SIGKILL
     visible = {p.name for p in out.iterdir() if not p.name.startswith(".")}
-    assert visible == {"resume.pt"}  # no metrics, checkpoint, predictions or history
+    assert visible == {"resume.pt", "progress.json"}  # no metrics, checkpoint, predictions, history
     stopped_at = int(torch.load(out / "resume.pt", weights_only=True)["epoch"])
     assert 1 <= stopped_at < epochs
 
@@ -282,7 +284,7 @@ def test_stop_signal_saves_inside_the_epoch_and_resumes_to_the_same_weights(
     assert child.returncode == 128 + stop_signal, child_log.read_text()
     assert "resume.pt written" in child_log.read_text()
     visible = {p.name for p in out.iterdir() if not p.name.startswith(".")}
-    assert visible == {"resume.pt"}  # no metrics, checkpoint, predictions or history
+    assert visible == {"resume.pt", "progress.json"}  # no metrics, checkpoint, predictions, history
     state = torch.load(out / "resume.pt", weights_only=True)
     stopped_at, steps = int(state["epoch"]), int(state["progress"]["steps"])
     assert 1 <= stopped_at < epochs and steps >= 0

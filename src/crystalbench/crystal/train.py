@@ -35,6 +35,7 @@ from torch_geometric.data import Batch
 from crystalbench import __version__
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import read_metadata, write_json, write_parquet, write_text
+from crystalbench.core.live_status import report_progress
 from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.core.preemption import (
     EpochProgress,
@@ -176,6 +177,7 @@ def train_fold(
                 log.info("epoch %d/%d: train loss %.4f, %.2f s",
                          epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
             run.after_epoch(epoch, history)
+            report_progress(out, history, train_cfg.epochs)
 
     model.eval()
     preds = []

@@ -38,6 +38,7 @@ from torch_geometric.data import Batch, Data
 from crystalbench import __version__
 from crystalbench.core.device_batches import DeviceGraphs
 from crystalbench.core.io import list_array, read_metadata, write_json, write_parquet, write_text
+from crystalbench.core.live_status import report_progress
 from crystalbench.core.numerics import DEFAULT_NUMERICS, Numerics
 from crystalbench.core.preemption import (
     EpochProgress,
@@ -348,6 +349,7 @@ def train_force_fold(
                      f", held-out forces L2MAE {row['val_forces_l2mae']:.4f} eV/Å"
                      if evaluated else "")
             run.after_epoch(epoch, history)
+            report_progress(out, history, cfg.epochs)
 
     fp, ft, fix, graph, ep, et, seconds = predict(model, graphs, test_idx, cfg.batch_size, dev,
                                                   scales, numerics=numerics)
