@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -60,9 +61,12 @@ def test_learning_curve_averages_evaluated_epochs(runs):
     assert curve.loc[1, "l2mae_std"] == 0.0
 
 
-def test_figures_are_written(runs, tmp_path):
+def test_figures_are_written_with_their_text_inside_and_apart(runs, tmp_path, caplog):
     frame = load_force_runs(runs)
-    accuracy_vs_time(frame, [tmp_path / "time.png"], "T")
-    accuracy_vs_data_size(frame, [tmp_path / "size.png", tmp_path / "size.svg"], "T")
+    title = "ForceNet vs SchNet and DimeNet++ (direct force heads), 28 EMT systems, 100 epochs"
+    with caplog.at_level(logging.WARNING, logger="crystalbench.core.figures"):
+        accuracy_vs_time(frame, [tmp_path / "time.png"], title)
+        accuracy_vs_data_size(frame, [tmp_path / "size.png", tmp_path / "size.svg"], title)
+    assert caplog.text == ""  # no text problem (core.figures.text_problems) was logged
     for name in ("time.png", "size.png", "size.svg"):
         assert (tmp_path / name).stat().st_size > 10_000

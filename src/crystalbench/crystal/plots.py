@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from crystalbench.core.figures import save_figure  # noqa: E402
+from crystalbench.core.figures import figure_title, save_figure  # noqa: E402
 from crystalbench.crystal.aggregate import run_key  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def parity_plot(
                title=f"{dataset} · {model} · {graph}\npooled test MAE {mae:.4g}")
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(title)
+    figure_title(fig, title)
     save_figure(fig, out_paths)
 
 
@@ -73,7 +73,9 @@ def bar_chart(
     ax_time.set(ylabel="seconds per training epoch", title="training cost (label: speed-up)")
     if "speedup" in summary:
         for x, r in enumerate(summary.itertuples()):
+            if pd.isna(r.speedup):  # no baseline graph for this dataset and model
+                continue
             ax_time.annotate(f"{r.speedup:.2f}x", (x, r.seconds_per_epoch), ha="center",
                              va="bottom")
-    fig.suptitle(title)
+    figure_title(fig, title)
     save_figure(fig, out_paths)

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from crystalbench.core.figures import save_figure  # noqa: E402
+from crystalbench.core.figures import figure_title, save_figure  # noqa: E402
 from crystalbench.forces.aggregate import GROUP  # noqa: E402
 
 L2MAE_LABEL = "held-out forces L2MAE (eV/Å)"
@@ -77,8 +77,8 @@ def accuracy_vs_time(
     right.legend(fontsize=8)
     n = runs.groupby(GROUP).size()
     runs_text = str(n.min()) if n.min() == n.max() else f"{n.min()}–{n.max()}"
-    fig.suptitle(f"{title}\n(mean over {runs_text} runs per model; band and bars: ± std)"
-                 if n.max() > 1 else title, fontsize=11)
+    figure_title(fig, f"{title}\n(mean over {runs_text} runs per model; band and bars: ± std)"
+                 if n.max() > 1 else title)
     fig.tight_layout()
     save_figure(fig, out_paths)
 
@@ -97,7 +97,8 @@ def accuracy_vs_data_size(
     _zero_force_line(ax, runs)
     sizes = sorted(runs["n_train_systems"].unique())
     ax.set_xticks(sizes)
-    ax.set(xlabel="training systems (trajectories)", ylabel=L2MAE_LABEL, title=title)
+    ax.set(xlabel="training systems (trajectories)", ylabel=L2MAE_LABEL)
+    figure_title(fig, title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
