@@ -55,3 +55,12 @@ def test_table_and_figures(tmp_path, demo_structures):
     assert asu["node reduction"] > 1.5 and asu["symmetry ms/structure"] > 0
     text = (tmp_path / "t.md").read_text()
     assert "| demo_alloys | asu-knn12 | asu | kNN k=12 |" in text and len(table) == 2
+    assert "e+" not in text  # one rounding rule, no exponents
+    assert np.isnan(asu["mean angle pairs"]) and np.isnan(asu["angle-pair reduction"])
+
+
+def test_numbers_follow_one_rounding_rule():
+    from crystalbench.crystal.graph_stats import number
+
+    assert [number(v) for v in (6888, 2190.4, 111.54, 3.6216, 0.0123, float("nan"), 12.0)] == [
+        "6,888", "2,190", "111.5", "3.62", "0.0123", "-", "12"]

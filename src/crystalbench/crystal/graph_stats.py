@@ -53,6 +53,7 @@ def summarise(counts: pd.DataFrame, meta: dict, build_seconds: float,
     """The table row of one graph file."""
     spec = meta["spec"]
     asu = spec["representation"] == "asu"
+    pairs = bool(spec.get("line_graph"))  # angle pairs exist on line-graph graphs only
     n = len(counts)
     return {
         "dataset": meta["dataset"], "graph": meta["graph"],
@@ -60,12 +61,12 @@ def summarise(counts: pd.DataFrame, meta: dict, build_seconds: float,
         "structures": n,
         "mean nodes": counts["nodes"].mean(), "max nodes": int(counts["nodes"].max()),
         "mean edges": counts["edges"].mean(), "max edges": int(counts["edges"].max()),
-        "mean angle pairs": counts["angle_pairs"].mean(),
-        "max angle pairs": int(counts["angle_pairs"].max()),
+        "mean angle pairs": counts["angle_pairs"].mean() if pairs else np.nan,
+        "max angle pairs": int(counts["angle_pairs"].max()) if pairs else np.nan,
         "node reduction": counts["cell_nodes"].sum() / counts["nodes"].sum(),
         "edge reduction": counts["cell_edges"].sum() / counts["edges"].sum(),
         "angle-pair reduction": (counts["cell_angle_pairs"].sum()
-                                 / max(counts["angle_pairs"].sum(), 1)),
+                                 / max(counts["angle_pairs"].sum(), 1)) if pairs else np.nan,
         "symmetry ms/structure": 1e3 * symmetry_seconds / n if asu else np.nan,
         "edges ms/structure": 1e3 * build_seconds / n,
     }
@@ -131,11 +132,22 @@ def write_graph_stats(
     return table
 
 
+def number(v: object) -> str:
+    """One rounding rule for every table cell: counts in full with thousands separators,
+    other numbers to 3-4 significant digits without exponents ("-" for none)."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return "-"
+        if float(v).is_integer() and abs(v) >= 1:
+            return f"{int(v):,}"
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
+    return str(v)
+
+
 def markdown(table: pd.DataFrame) -> str:
-    def cell(v: object) -> str:
-        if isinstance(v, float):
-            return "-" if np.isnan(v) else f"{v:.3g}"
-        return str(v)
+    cell = number
 
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |"
