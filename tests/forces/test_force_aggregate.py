@@ -8,14 +8,22 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from crystalbench.forces.aggregate import load_force_runs, write_force_study_table
+from crystalbench.forces.aggregate import (
+    load_force_runs,
+    varied_settings,
+    write_force_study_table,
+)
 from crystalbench.forces.plots import accuracy_vs_data_size, accuracy_vs_time, learning_curve
 
 
-def write_run(root, model, systems, seed, l2mae, plateau):
+def write_run(root, model, systems, seed, l2mae, plateau, params=None):
     run = root / f"runs/emt/{model}/r6/fold0/systems-{systems}/seed{seed}"
     run.mkdir(parents=True)
+    params = params or ({"hidden": 8, "basis": "sphallmul"} if model.startswith("forcenet")
+                        else {"width": 8})
+    torch.save({"model_params": json.dumps(params)}, run / "checkpoint.pt")
     n = 21 if systems == "all" else int(systems)
     metrics = {"architecture": model.split("-")[0], "augment": model.startswith("forcenet"),
                "parameters": 1000, "device": "cpu", "seed": seed, "fold": 0,
@@ -70,3 +78,16 @@ def test_figures_are_written_with_their_text_inside_and_apart(runs, tmp_path, ca
     assert caplog.text == ""  # no text problem (core.figures.text_problems) was logged
     for name in ("time.png", "size.png", "size.svg"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_an_ablation_table_names_what_it_varies(tmp_path):
+    """A basis study: the basis is a column, with each row's value; what all rows share
+    (hidden width) is not."""
+    paths = [write_run(tmp_path, name, "all", 0, 0.2, 100, {"hidden": 8, "basis": basis})
+             for name, basis in (("forcenet-x", "sphallmul"), ("forcenet-gauss", "gauss"))]
+    summary = write_force_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv", "Basis")
+    assert varied_settings(summary) == {"basis": ["sphallmul", "gauss"]}
+    lines = (tmp_path / "t.md").read_text().splitlines()
+    assert lines[2].startswith("| model | basis | architecture |")
+    assert lines[4].startswith("| forcenet-x | sphallmul |")
+    assert lines[5].startswith("| forcenet-gauss | gauss |")

@@ -7,6 +7,9 @@ from that ``metrics.json``. Each row gives the mean ± sample standard deviation
 rotated-copy L2MAE to the plain one (1 for an equivariant model), the zero-force predictor's
 L2MAE on the same frames, how many steps each run needed to leave the zero-force plateau, and
 speed: training seconds per step and inference structures per second, each measured in its run.
+The model parameters (from each run's ``checkpoint.pt``) and training schedule that differ
+between the study's models are columns of their own, so an ablation's table names what it
+varies.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from crystalbench.core.io import write_text
 from crystalbench.core.run_paths import parse_run_path
@@ -43,8 +47,11 @@ def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         key = parse_run_path(p)
         if key.seed is None:
             raise ValueError(f"{p}: not a force run (no systems-<n>/seed<s>/ folders)")
+        checkpoint = torch.load(p.parent / "checkpoint.pt", map_location="cpu",
+                                weights_only=True)
         rows.append({"dataset": key.dataset, "model": key.model, "graph": key.graph,
-                     "run_dir": str(p.parent), **json.loads(p.read_text())})
+                     "run_dir": str(p.parent), **json.loads(p.read_text()),
+                     "model_params": json.loads(checkpoint["model_params"])})
     if not rows:
         raise ValueError("no runs to aggregate")
     runs = pd.DataFrame(rows)
@@ -64,7 +71,9 @@ def summarise_force_runs(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(GROUP, sort=False)
     summary = grouped[metrics].mean()
     spread = grouped[metrics].std(ddof=1).add_suffix("_std")
-    first = grouped[["architecture", "augment", "parameters", "device"]].first()
+    settings = ["architecture", "augment", "parameters", "device", "model_params"]
+    settings += ["lr_schedule"] if "lr_schedule" in runs else []
+    first = grouped[settings].first()
     extra = pd.DataFrame({
         "runs": grouped.size(),
         "seeds": grouped["seed"].nunique(),
@@ -85,17 +94,31 @@ def _cell(row: pd.Series, metric: str) -> str:
     return text
 
 
+def varied_settings(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """Model parameters every row has (and the learning-rate schedule) whose values differ
+    between the rows, each with its value per row. Parameters of one architecture only are
+    left out: across architectures the architecture column says it."""
+    params = summary["model_params"].tolist()
+    keys = sorted(set.intersection(*(set(p) for p in params)))
+    values = {k: [json.dumps(p[k]).strip('"') for p in params] for k in keys}
+    if "lr_schedule" in summary:
+        values["lr schedule"] = summary["lr_schedule"].fillna("linear").tolist()
+    return {k: v for k, v in values.items() if len(set(v)) > 1}
+
+
 def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
     """Markdown table of a force study, with what each column means below it."""
     metrics = [m for m in COLUMNS if m in summary and summary[m].notna().any()]
     several = summary["dataset"].nunique() > 1
-    header = (["dataset"] if several else []) + [
-        "model", "architecture", "augment", "train systems", "params", "seeds × folds"]
+    varied = varied_settings(summary)
+    header = (["dataset"] if several else []) + ["model", *varied] + [
+        "architecture", "augment", "train systems", "params", "seeds × folds"]
     header += [COLUMNS[m][0] for m in metrics] + ["left plateau at step"]
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in summary.iterrows():
-        cells = ([row["dataset"]] if several else []) + [
-            row["model"], row["architecture"], "on" if row["augment"] else "off",
+    for i, row in summary.iterrows():
+        cells = ([row["dataset"]] if several else []) + [row["model"]] + [
+            values[i] for values in varied.values()] + [
+            row["architecture"], "on" if row["augment"] else "off",
             str(int(row["n_train_systems"])), f"{int(row['parameters']):,}",
             f"{int(row['seeds'])} × {int(row['folds'])}"]
         cells += [_cell(row, m) for m in metrics] + [row["plateau_steps"]]
@@ -122,5 +145,6 @@ def write_force_study_table(
     runs = load_force_runs(metric_paths)
     summary = summarise_force_runs(runs)
     write_text(md_path, force_table_markdown(summary, title))
+    runs = runs.assign(model_params=runs["model_params"].map(json.dumps))
     write_text(csv_path, runs.drop(columns=["run_dir"]).to_csv(index=False))
     return summary
