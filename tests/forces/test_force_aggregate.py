@@ -54,7 +54,10 @@ def test_table_gives_mean_and_sample_std_over_seeds(runs, tmp_path):
     assert row["rotated_over_plain"] == pytest.approx(1.1)
     assert row["plateau_steps"] == "300, never, 600" and row["seeds"] == 3
     md = (tmp_path / "t.md").read_text()
-    assert "| forcenet-x | forcenet | on | 21 | 1,000 | 3 × 1 | 0.3000 ± 0.1000 |" in md
+    assert "| forcenet-x | forcenet | on | 21 | 3 × 1 | 0.3000 ± 0.1000 |" in md
+    accuracy, cost = md.split("## Accuracy")[1].split("## Cost")
+    assert "train s/step" not in accuracy and "forces L2MAE" not in cost
+    assert "| forcenet-x | 21 | 1,000 | 0.0500 | 401 ± 1 |" in cost
     assert len(pd.read_csv(tmp_path / "t.csv")) == 7
 
 
@@ -88,6 +91,6 @@ def test_an_ablation_table_names_what_it_varies(tmp_path):
     summary = write_force_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv", "Basis")
     assert varied_settings(summary) == {"basis": ["sphallmul", "gauss"]}
     lines = (tmp_path / "t.md").read_text().splitlines()
-    assert lines[2].startswith("| model | basis | architecture |")
-    assert lines[4].startswith("| forcenet-x | sphallmul |")
-    assert lines[5].startswith("| forcenet-gauss | gauss |")
+    assert lines[4].startswith("| model | basis | architecture |")
+    assert lines[6].startswith("| forcenet-x | sphallmul |")
+    assert lines[7].startswith("| forcenet-gauss | gauss |")

@@ -106,32 +106,47 @@ def varied_settings(summary: pd.DataFrame) -> dict[str, list[str]]:
     return {k: v for k, v in values.items() if len(set(v)) > 1}
 
 
+COST = ("seconds_per_step", "inference_structures_per_s")
+
+
 def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
-    """Markdown table of a force study, with what each column means below it."""
+    """Markdown tables of a force study, accuracy then cost, with what each column means."""
     metrics = [m for m in COLUMNS if m in summary and summary[m].notna().any()]
+    accuracy = [m for m in metrics if m not in COST]
+    cost = [m for m in metrics if m in COST]
     several = summary["dataset"].nunique() > 1
     varied = varied_settings(summary)
-    header = (["dataset"] if several else []) + ["model", *varied] + [
-        "architecture", "augment", "train systems", "params", "seeds × folds"]
-    header += [COLUMNS[m][0] for m in metrics] + ["left plateau at step"]
-    lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for i, row in summary.iterrows():
-        cells = ([row["dataset"]] if several else []) + [row["model"]] + [
-            values[i] for values in varied.values()] + [
-            row["architecture"], "on" if row["augment"] else "off",
-            str(int(row["n_train_systems"])), f"{int(row['parameters']):,}",
-            f"{int(row['seeds'])} × {int(row['folds'])}"]
-        cells += [_cell(row, m) for m in metrics] + [row["plateau_steps"]]
-        lines.append("| " + " | ".join(cells) + " |")
+
+    def table(header: list[str], cells_of) -> list[str]:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for i, row in summary.iterrows():
+            name = ([row["dataset"]] if several else []) + [row["model"]] + [
+                values[i] for values in varied.values()]
+            lines.append("| " + " | ".join(name + cells_of(row)) + " |")
+        return lines
+
+    name_header = (["dataset"] if several else []) + ["model", *varied]
+    lines = [f"# {title}", "", "## Accuracy", ""]
+    lines += table(name_header + ["architecture", "augment", "train systems", "seeds × folds"]
+                   + [COLUMNS[m][0] for m in accuracy] + ["left plateau at step"],
+                   lambda row: [row["architecture"], "on" if row["augment"] else "off",
+                                str(int(row["n_train_systems"])),
+                                f"{int(row['seeds'])} × {int(row['folds'])}"]
+                   + [_cell(row, m) for m in accuracy] + [row["plateau_steps"]])
+    lines += ["", "## Cost", ""]
+    lines += table(name_header + ["train systems", "params"] + [COLUMNS[m][0] for m in cost],
+                   lambda row: [str(int(row["n_train_systems"])), f"{int(row['parameters']):,}"]
+                   + [_cell(row, m) for m in cost])
     devices = ", ".join(sorted(set(summary["device"])))
     datasets = ", ".join(sorted(set(summary["dataset"])))
     lines += ["", f"Dataset {datasets}; held-out systems (folds split by system). Mean ± sample "
-              "standard deviation over the runs (seeds × test folds). Forces are scored on "
+              "standard deviation over the runs (seeds × test folds) where a row has several. "
+              "Forces are scored on "
               "free atoms. rotated / plain: L2MAE on Haar-random rotations of every test frame "
               "over the plain L2MAE (1 for an equivariant model). Zero-force L2MAE: the error "
               "of predicting no force at all on the same frames, the plateau a model must "
-              f"leave. Left plateau at step: per run, the first epoch whose training loss fell "
-              "below 0.9 × the zero-force loss (never: not within the run). Speed: measured "
+              "leave. Left plateau at step: per run, the first epoch whose training loss fell "
+              "below 0.9 × the zero-force loss (never: not within the run). Cost: measured "
               f"in each run on {devices}, alone or beside other jobs, so compare it within a "
               "study only. Energy MAE and EFwT appear only when the energy was trained.", ""]
     return "\n".join(lines)
