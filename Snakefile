@@ -24,7 +24,8 @@ report: "workflow/report/workflow.rst"
 
 
 # run on the submitting node, not as cluster jobs: the cheap bookkeeping steps, and the
-# MatBench download, which needs the network that compute nodes often lack
+# MatBench download, which needs the network that compute nodes often lack (the optional
+# publish and force rules name theirs where they are defined)
 localrules:
     all,
     matbench_fetch,
@@ -33,11 +34,6 @@ localrules:
     graph_stats,
     matbench_table,
     matbench_submission,
-    publish,
-    force_studies,
-    s2ef_splits,
-    s2ef_aggregate,
-    s2ef_data_size,
 
 
 rule all:

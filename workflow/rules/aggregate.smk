@@ -124,6 +124,9 @@ rule matbench_submission:
 
 if config.get("publish"):
 
+    localrules:
+        publish,
+
     rule publish:
         input:
             runs=publish_runs(),

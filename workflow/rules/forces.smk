@@ -4,6 +4,12 @@
 
 if FORCES:
 
+    localrules:
+        force_studies,
+        s2ef_splits,
+        s2ef_aggregate,
+        s2ef_data_size,
+
     wildcard_constraints:
         fdataset=_choice(FORCES["datasets"]),
         fgraph=_choice(FORCES["graphs"]),
