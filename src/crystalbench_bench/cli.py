@@ -58,6 +58,16 @@ def cmd_augmentation(args: argparse.Namespace) -> None:
     bench_augmentation(args.steps, args.copies, args.seed, args.threads)
 
 
+def add_epoch_timing_arguments(s: argparse.ArgumentParser) -> None:
+    """Arguments of the benchmarks that time reference coGN/coNGN epochs on MatBench files."""
+    s.add_argument("--data-dir", default="../shared/data/matbench")
+    s.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crystalbench-bench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -69,22 +79,12 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("epochs", help="benchmark: coGN/coNGN epoch time, ASU vs cell graphs, "
                        "old (collated) vs new (device-resident) data path")
-    s.add_argument("--data-dir", default="../shared/data/matbench")
-    s.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
+    add_epoch_timing_arguments(s)
     s.set_defaults(func=cmd_bench_epochs)
 
     s = sub.add_parser("numerics", help="benchmark: coGN/coNGN epoch time under each execution "
                        "setting (TF32, bfloat16, float16, fused Adam, deterministic) vs float32")
-    s.add_argument("--data-dir", default="../shared/data/matbench")
-    s.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
+    add_epoch_timing_arguments(s)
     s.set_defaults(func=cmd_bench_numerics)
 
     s = sub.add_parser("models", help="benchmark: every model's train and inference "

@@ -71,6 +71,19 @@ def interrupted_run(inputs, out, monkeypatch, **options):
             run(inputs, out, epochs=6, every=2, **options)
 
 
+def train_process(graphs, splits, out, train_cfg):
+    """Command line and environment of a real ``crystalbench train`` of fold 1 on CPU, with
+    the code under test first on the path."""
+    src = str(Path(crystalbench.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [src, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "crystalbench", "train", "--graphs", graphs,
+               "--splits", splits, "--fold", "1", "--out-dir", str(out), "--device", "cpu",
+               "--threads", "1", "--model", json.dumps(
+                   {"architecture": "cogn", "params": PARAMS, "train": train_cfg})]
+    return command, env
+
+
 def weights(out):
     return torch.load(out / "checkpoint.pt", weights_only=True)["model"]
 
@@ -210,13 +223,7 @@ def test_killed_process_leaves_no_outputs_and_resumes_to_the_same_weights(
                  "checkpoint_every": 1}
     graphs, splits = (str(p) for p in inputs)
     out = tmp_path / "killed"
-    src = str(Path(crystalbench.__file__).resolve().parents[1])  # the code under test
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [src, os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "crystalbench", "train", "--graphs", graphs,
-               "--splits", splits, "--fold", "1", "--out-dir", str(out), "--device", "cpu",
-               "--threads", "1", "--model", json.dumps(
-                   {"architecture": "cogn", "params": PARAMS, "train": train_cfg})]
+    command, env = train_process(graphs, splits, out, train_cfg)
     with open(tmp_path / "child.log", "w") as child_log:
         child = subprocess.Popen(command, env=env, stdout=child_log, stderr=subprocess.STDOUT)
         try:
@@ -260,13 +267,7 @@ def test_stop_signal_saves_inside_the_epoch_and_resumes_to_the_same_weights(
                  "checkpoint_every": 10_000}  # no epoch checkpoint: what is saved is the stop's
     graphs, splits = (str(p) for p in inputs)
     out = tmp_path / "stopped"
-    src = str(Path(crystalbench.__file__).resolve().parents[1])  # the code under test
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [src, os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "crystalbench", "train", "--graphs", graphs,
-               "--splits", splits, "--fold", "1", "--out-dir", str(out), "--device", "cpu",
-               "--threads", "1", "--model", json.dumps(
-                   {"architecture": "cogn", "params": PARAMS, "train": train_cfg})]
+    command, env = train_process(graphs, splits, out, train_cfg)
     child_log = tmp_path / "child.log"
     with open(child_log, "w") as log_file:
         child = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
