@@ -246,3 +246,31 @@ def test_training_budget_can_differ_per_dataset():
         return int(re.search(r'"train": \{"epochs": (\d+)', out).group(1))
 
     assert epochs("matbench_mp_is_metal") == 50 and epochs("matbench_mp_gap") == 600
+
+
+def test_studies_finish_in_config_order(tmp_path):
+    """The first study's table is written before the next study's trainings start (on one
+    core the order is exactly the priorities'), so a user sees results early."""
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    config["folds"] = 2
+    config["studies"] = {"asu": config["studies"]["asu"],
+                         "connectivity": {**config["studies"]["connectivity"],
+                                          "graphs": ["asu-knn12", "asu-radius4"],
+                                          "baseline": "asu-knn12"}}
+    config["models"] = {"cogn-demo": {**config["models"]["cogn-demo"],
+                                      "params": {"width": 8, "blocks": 1, "edge_mlp_depth": 1},
+                                      "train": {"epochs": 1, "batch_size": 64}}}
+    del config["forces"]
+    (tmp_path / "order.yaml").write_text(yaml.safe_dump(config))
+    out = run(BIN / "snakemake", "--cores", "1", "-s", REPO / "Snakefile", "-d", tmp_path,
+              "--configfile", tmp_path / "order.yaml")
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$",
+                      out.stdout + out.stderr, flags=re.M)
+    order = [f"{rule} {wildcards}" for rule, wildcards in jobs]
+    asu_table = order.index("aggregate study=asu")
+    later = [i for i, job in enumerate(order) if job.startswith("train")
+             and ("asu-knn12" in job or "asu-radius4" in job)]
+    first = [i for i, job in enumerate(order) if job.startswith("train")
+             and ("asu-knn24" in job or "cell-knn24" in job)]
+    assert len(first) == 4 and len(later) == 4
+    assert max(first) < asu_table < min(later)

@@ -29,7 +29,7 @@ rule aggregate:
         bars_svg="results/figures/{study}_bars.svg",
     log:
         "results/logs/aggregate/{study}.log",
-    priority: CRYSTAL_FIRST
+    priority: study_priority
     conda:
         "../../envs/crystalbench.yaml"
     params:

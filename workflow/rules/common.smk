@@ -84,6 +84,53 @@ def _numerics_flags(train):
 # demo's first tables appear within minutes rather than after every force training
 CRYSTAL_FIRST = 10
 
+
+def _study_priorities():
+    """Scheduling priority of each crystal study, its runs and its graphs.
+
+    Studies finish in config order: every job of the first study outranks the jobs of the
+    later ones (a run or graph shared by several studies takes its first study's rank), so
+    the first table is written after that study's trainings, not after all of them.
+    """
+    ranks = {
+        study: CRYSTAL_FIRST + len(config["studies"]) - i
+        for i, study in enumerate(config["studies"])
+    }
+    runs, graphs, datasets = {}, {}, {}
+    for study, rank in ranks.items():
+        for run in study_run_dirs(config, study):
+            runs.setdefault(run, rank)
+        for dataset in config["studies"][study]["datasets"]:
+            datasets.setdefault(dataset, rank)
+            for graph in config["studies"][study]["graphs"]:
+                graphs.setdefault((dataset, graph), rank)
+    return ranks, runs, graphs, datasets
+
+
+STUDY_PRIORITY, RUN_PRIORITY, GRAPH_PRIORITY, DATASET_PRIORITY = _study_priorities()
+
+
+def dataset_priority(wildcards):
+    """Priority of a dataset's preparation jobs: the rank of the first study that uses it."""
+    return DATASET_PRIORITY.get(wildcards.dataset, CRYSTAL_FIRST)
+
+
+def run_priority(wildcards):
+    """Priority of a crystal training job: its first study's rank."""
+    run = f"runs/{wildcards.dataset}/{wildcards.model}/{wildcards.graph}/fold{wildcards.fold}"
+    return RUN_PRIORITY.get(run, CRYSTAL_FIRST)
+
+
+def graph_priority(wildcards):
+    """Priority of a graph-building job: the rank of the first study that trains on it."""
+    return GRAPH_PRIORITY.get((wildcards.dataset, wildcards.graph), CRYSTAL_FIRST)
+
+
+def study_priority(wildcards):
+    """Priority of a study's table job: its own rank (above the next study's trainings)."""
+    return STUDY_PRIORITY.get(wildcards.study, CRYSTAL_FIRST)
+
+
 # precision, TF32, fused Adam, deterministic CUDA: how every training job computes
 TRAIN_NUMERICS = _numerics_flags(config["train"])
 

@@ -6,7 +6,7 @@ rule structures:
         rejects="results/structures/{dataset}.rejects.parquet",
     log:
         "results/logs/structures/{dataset}.log",
-    priority: CRYSTAL_FIRST
+    priority: dataset_priority
     conda:
         "../../envs/crystalbench.yaml"
     params:
@@ -50,7 +50,7 @@ rule splits:
         "results/splits/{dataset}.parquet",
     log:
         "results/logs/splits/{dataset}.log",
-    priority: CRYSTAL_FIRST
+    priority: dataset_priority
     conda:
         "../../envs/crystalbench.yaml"
     params:

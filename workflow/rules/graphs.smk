@@ -8,7 +8,7 @@ rule graphs:
         "results/logs/graphs/{dataset}/{graph}.log",
     benchmark:
         "results/benchmarks/graphs/{dataset}/{graph}.tsv"
-    priority: CRYSTAL_FIRST
+    priority: graph_priority
     conda:
         "../../envs/crystalbench.yaml"
     threads: PREPROCESSING_THREADS

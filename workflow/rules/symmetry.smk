@@ -7,7 +7,7 @@ rule symmetry:
         "results/logs/symmetry/{dataset}.log",
     benchmark:
         "results/benchmarks/symmetry/{dataset}.tsv"
-    priority: CRYSTAL_FIRST
+    priority: dataset_priority
     conda:
         "../../envs/crystalbench.yaml"
     threads: PREPROCESSING_THREADS

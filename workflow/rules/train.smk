@@ -11,7 +11,7 @@ rule train:
         "results/logs/train/{dataset}/{model}/{graph}/fold{fold}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{model}/{graph}/fold{fold}.tsv"
-    priority: CRYSTAL_FIRST
+    priority: run_priority
     conda:
         "../../envs/crystalbench.yaml"
     threads: config["train"]["threads"]
