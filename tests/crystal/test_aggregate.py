@@ -6,12 +6,16 @@ import pytest
 from crystalbench.crystal.aggregate import run_key, write_study_table
 
 
-def fake_run(root, graph, fold, mae, seconds, edges):
+def fake_run(root, graph, fold, mae, seconds, edges, load=None):
     path = root / "runs" / "demo" / "cogn" / graph / f"fold{fold}" / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({
         "mae": mae, "rmse": mae * 2, "r2": 0.9, "seconds_per_epoch": seconds, "fold": fold,
         "mean_nodes": edges / 10, "mean_edges": edges, "parameters": 10, "device": "cpu"}))
+    if load is not None:  # per-epoch loads as the training loop records them
+        (path.parent / "history.csv").write_text(
+            "epoch,train_loss,lr,seconds,load_per_cpu\n"
+            + "".join(f"{e},1.0,0.001,{seconds},{x}\n" for e, x in enumerate(load, 1)))
     return path
 
 
@@ -28,8 +32,21 @@ def test_study_table_statistics_and_speedup(tmp_path):
     assert summary.loc["cell", "speedup"] == pytest.approx(1.0)
     md = (tmp_path / "t.md").read_text()
     assert "| demo | cogn | asu | mae | 2 ± 1 eV |" in md and "3.00x" in md
-    assert "| parameters |" in md and "| 50.0 | 10 | 2.00x | 3.00x |" in md
+    assert "| parameters |" in md and "| 50 | 10 | 2.00x | 3.00x |" in md
+    assert "| 1.000 | – |" in md  # no load recorded (older runs)
     assert "Unverified" not in md
+
+
+def test_study_table_says_std_only_over_several_folds_and_flags_busy_speeds(tmp_path):
+    paths = [fake_run(tmp_path, "asu", 0, 1.0, 1.0, 50, load=[0.9, 1.0, 3.0]),
+             fake_run(tmp_path, "cell", 0, 2.0, 3.0, 100, load=[1.5, 1.6, 1.4])]
+    summary = write_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv", "T", None,
+                                {"demo": "eV"}).set_index("graph")
+    assert summary.loc["asu", "load_per_cpu"] == pytest.approx(1.0)  # median over epochs
+    md = (tmp_path / "t.md").read_text()
+    assert "±" not in md.split("Folds per row")[0] and "ddof" not in md  # one fold per row
+    assert "| mae | 1 eV | 1.000 | 1.00 |" in md  # load 1.0: speed stands
+    assert "| mae | 2 eV | 3.000 † | 1.50 |" in md  # load 1.5: flagged
 
 
 def test_run_key_reads_the_run_layout_and_rejects_others():

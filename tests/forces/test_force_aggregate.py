@@ -29,10 +29,14 @@ def write_run(root, model, systems, seed, l2mae, plateau, params=None):
                "parameters": 1000, "device": "cpu", "seed": seed, "fold": 0,
                "n_train_systems": n, "forces_l2mae": l2mae, "forces_cos": 0.5,
                "rotated_forces_l2mae": 1.1 * l2mae, "zero_force_l2mae": 0.5,
-               "seconds_per_step": 0.05, "inference_structures_per_s": 400.0 + seed,
+               "epochs": 3, "steps": 30, "inference_structures_per_s": 400.0 + seed,
                "plateau_steps": plateau}
     (run / "metrics.json").write_text(json.dumps(metrics))
-    pd.DataFrame({"epoch": [1, 2, 3], "train_seconds": [1.0, 2.0, 3.0 + seed],
+    # the third epoch was disturbed (5 s): the median epoch gives 0.5 s / 10 steps
+    pd.DataFrame({"epoch": [1, 2, 3], "step": [10, 20, 30], "seconds": [0.5, 0.5, 5.0],
+                  "train_seconds": [1.0, 2.0, 3.0 + seed],
+                  "load_per_cpu": [1.0, 1.0, 1.0] if model.startswith("forcenet") else
+                  [2.0, 2.0, 2.0],
                   "val_forces_l2mae": [0.5, np.nan, l2mae]}).to_csv(run / "history.csv")
     return run / "metrics.json"
 
@@ -57,7 +61,8 @@ def test_table_gives_mean_and_sample_std_over_seeds(runs, tmp_path):
     assert "| forcenet-x | forcenet | on | 21 | 3 × 1 | 0.3000 ± 0.1000 |" in md
     accuracy, cost = md.split("## Accuracy")[1].split("## Cost")
     assert "train s/step" not in accuracy and "forces L2MAE" not in cost
-    assert "| forcenet-x | 21 | 1,000 | 0.0500 | 401 ± 1 |" in cost
+    assert "| forcenet-x | 21 | 1,000 | 0.0500 | 401 ± 1 | 1.00 |" in cost  # median epoch
+    assert "| schnet-x | 21 | 1,000 | 0.0500 † | 400 ± 1 † | 2.00 |" in cost  # busy machine
     assert len(pd.read_csv(tmp_path / "t.csv")) == 7
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,8 @@ import pandas as pd
 
 from crystalbench.core.io import write_text
 from crystalbench.core.run_paths import parse_run_path
+from crystalbench.core.speed import OVERSUBSCRIBED, history_speed
+from crystalbench.core.table_format import number
 
 
 def run_key(path: str | os.PathLike) -> tuple[str, str, str]:
@@ -28,8 +31,10 @@ def load_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         dataset, model, graph = run_key(path)
         metrics = json.loads(path.read_text())
         metric = "rocauc" if metrics.get("task_type") == "classification" else "mae"
+        history = path.parent / "history.csv"
+        load = history_speed(history)[1] if history.exists() else math.nan
         rows.append({"dataset": dataset, "model": model, "graph": graph, "data_verified": True}
-                    | metrics | {"metric": metric, "score": metrics[metric]})
+                    | metrics | {"metric": metric, "score": metrics[metric], "load_per_cpu": load})
     return pd.DataFrame(rows)
 
 
@@ -47,6 +52,7 @@ def summarise(runs: pd.DataFrame, baseline_graph: str | None) -> pd.DataFrame:
         folds=("fold", "count"), metric=("metric", "first"),
         score_mean=("score", "mean"), score_std=("score", lambda x: float(np.std(x))),
         seconds_per_epoch=("seconds_per_epoch", "mean"),
+        load_per_cpu=("load_per_cpu", "mean"),
         mean_nodes=("mean_nodes", "mean"), mean_edges=("mean_edges", "mean"),
         parameters=("parameters", "first"), device=("device", "first"),
         data_verified=("data_verified", "all"),
@@ -64,7 +70,9 @@ def summarise(runs: pd.DataFrame, baseline_graph: str | None) -> pd.DataFrame:
 
 def to_markdown(summary: pd.DataFrame, title: str, unit: dict[str, str]) -> str:
     """A readable Markdown table (no extra dependency)."""
-    header = ["dataset", "model", "graph", "metric", "score (mean ± std)", "s/epoch",
+    several = (summary["folds"] > 1).any()
+    header = ["dataset", "model", "graph", "metric",
+              "score (mean ± std)" if several else "score", "s/epoch", "load / CPU",
               "nodes/graph", "edges/graph", "parameters"]
     has_speedup = "speedup" in summary
     if has_speedup:
@@ -73,17 +81,24 @@ def to_markdown(summary: pd.DataFrame, title: str, unit: dict[str, str]) -> str:
              "|" + "---|" * len(header)]
     for row in summary.itertuples():
         shown_unit = unit.get(row.dataset, "") if row.metric == "mae" else ""
+        score = f"{row.score_mean:.4g}" + (f" ± {row.score_std:.2g}" if row.folds > 1 else "")
+        flag = " †" if row.load_per_cpu > OVERSUBSCRIBED else ""
         cells = [row.dataset, row.model, row.graph, row.metric,
-                 f"{row.score_mean:.4g} ± {row.score_std:.2g} {shown_unit}".strip(),
-                 f"{row.seconds_per_epoch:.3f}", f"{row.mean_nodes:.2f}", f"{row.mean_edges:.1f}",
-                 f"{row.parameters:,}"]
+                 f"{score} {shown_unit}".strip(), f"{row.seconds_per_epoch:.3f}{flag}",
+                 "–" if math.isnan(row.load_per_cpu) else f"{row.load_per_cpu:.2f}",
+                 number(row.mean_nodes), number(row.mean_edges), f"{row.parameters:,}"]
         if has_speedup:
             cells += [f"{row.edge_reduction:.2f}x", f"{row.speedup:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     folds = ", ".join(sorted({str(f) for f in summary["folds"]}))
     devices = ", ".join(sorted(set(summary["device"])))
-    lines += ["", f"Folds per row: {folds}. Std over folds with ddof=0. Device: {devices}.",
-              "s/epoch: mean over folds of each run's median training-epoch time.",
+    lines += ["", f"Folds per row: {folds}" + (". Std over folds with ddof=0" if several else "")
+              + f". Device: {devices}.",
+              "s/epoch: mean over folds of each run's median training-epoch time. Load / CPU: "
+              "the machine's 1-min load average per CPU while the runs trained (median over "
+              "epochs, mean over folds; – where not recorded); † marks times from runs above "
+              f"{OVERSUBSCRIBED}, where jobs queued for a core: compare times between rows of "
+              "similar load only.",
               "Score: test MAE (regression) or the leaderboard's ROC-AUC (classification)."]
     if has_speedup:
         lines.append("Speed-up and edge reduction are relative to the baseline graph of the "

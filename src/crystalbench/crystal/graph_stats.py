@@ -17,8 +17,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from crystalbench.core.figures import save_figure
 from crystalbench.core.graph_contract import read_build_seconds
-from crystalbench.core.io import atomic_path, read_metadata, write_text
+from crystalbench.core.io import read_metadata, write_text
+from crystalbench.core.table_format import number
 from crystalbench.crystal.graphs import CRYSTAL_GRAPHS, EDGE_SELECTIONS
 
 matplotlib.use("Agg")
@@ -78,7 +80,7 @@ def edge_label(spec: dict) -> str:
 
 def reduction_figure(dataset: str, counts: dict[str, pd.DataFrame], path: Path) -> None:
     """Cumulative distribution over structures of the ASU node and edge reduction factors."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     first = next(iter(counts.values()), None)
     if first is not None:
         factor = np.sort(first["cell_nodes"] / first["nodes"])
@@ -103,10 +105,7 @@ def reduction_figure(dataset: str, counts: dict[str, pd.DataFrame], path: Path) 
     ax.grid(alpha=0.3)
     if first is not None:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=150)
-    plt.close(fig)
+    save_figure(fig, [path])
 
 
 def write_graph_stats(
@@ -130,20 +129,6 @@ def write_graph_stats(
     for dataset, counts in asu_counts.items():
         reduction_figure(dataset, counts, Path(figures_dir) / f"graph_stats_{dataset}.png")
     return table
-
-
-def number(v: object) -> str:
-    """One rounding rule for every table cell: counts in full with thousands separators,
-    other numbers to 3-4 significant digits without exponents ("-" for none)."""
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, (float, np.floating)):
-        if np.isnan(v):
-            return "-"
-        if float(v).is_integer() and abs(v) >= 1:
-            return f"{int(v):,}"
-        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
-    return str(v)
 
 
 def markdown(table: pd.DataFrame) -> str:

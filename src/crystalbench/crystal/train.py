@@ -45,6 +45,7 @@ from crystalbench.core.preemption import (
 )
 from crystalbench.core.provenance import provenance
 from crystalbench.core.resume import ResumableRun, save_torch
+from crystalbench.core.speed import load_per_cpu, median_load
 from crystalbench.core.training import (
     fold_indices,
     linear_decay,
@@ -172,7 +173,8 @@ def train_fold(
             except Preempted as preempted:
                 run.stopped(epoch, history, preempted)
             history.append({"epoch": epoch + 1, "train_loss": train_loss,
-                            "lr": scheduler.get_last_lr()[0], "seconds": seconds})
+                            "lr": scheduler.get_last_lr()[0], "seconds": seconds,
+                            "load_per_cpu": load_per_cpu()})
             if (epoch + 1) % max(1, train_cfg.epochs // 10) == 0 or epoch == 0:
                 log.info("epoch %d/%d: train loss %.4f, %.2f s",
                          epoch + 1, train_cfg.epochs, history[-1]["train_loss"], seconds)
@@ -195,6 +197,7 @@ def train_fold(
         "numerics": asdict(numerics),
         "seconds_per_epoch": statistics.median(h["seconds"] for h in history),
         "train_seconds": sum(h["seconds"] for h in history),
+        "load_per_cpu": median_load(h.get("load_per_cpu") for h in history),
         "predict_seconds": predict_seconds,
         "parameters": count_parameters(model),
         "device": str(dev), "threads": threads, "fold": fold,

@@ -6,7 +6,8 @@ from that ``metrics.json``. Each row gives the mean ± sample standard deviation
 (seeds, and folds where a study tests several) of the held-out L2MAE, cosine, the ratio of the
 rotated-copy L2MAE to the plain one (1 for an equivariant model), the zero-force predictor's
 L2MAE on the same frames, how many steps each run needed to leave the zero-force plateau, and
-speed: training seconds per step and inference structures per second, each measured in its run.
+speed: training seconds per step (median epoch, from ``history.csv``) and inference structures
+per second, each measured in its run, next to the machine's load while it trained.
 The model parameters (from each run's ``checkpoint.pt``) and training schedule that differ
 between the study's models are columns of their own, so an ablation's table names what it
 varies.
@@ -25,6 +26,7 @@ import torch
 
 from crystalbench.core.io import write_text
 from crystalbench.core.run_paths import parse_run_path
+from crystalbench.core.speed import OVERSUBSCRIBED, history_speed
 
 GROUP = ["dataset", "model", "graph", "n_train_systems"]
 COLUMNS = {  # metric -> (header, format)
@@ -34,6 +36,7 @@ COLUMNS = {  # metric -> (header, format)
     "zero_force_l2mae": ("zero-force L2MAE (eV/Å)", "{:.4f}"),
     "seconds_per_step": ("train s/step", "{:.4f}"),
     "inference_structures_per_s": ("inference structures/s", "{:.0f}"),
+    "load_per_cpu": ("load / CPU", "{:.2f}"),
     "energy_mae": ("energy MAE (eV)", "{:.4f}"),
     "efwt": ("EFwT", "{:.3f}"),
 }
@@ -49,8 +52,11 @@ def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
             raise ValueError(f"{p}: not a force run (no systems-<n>/seed<s>/ folders)")
         checkpoint = torch.load(p.parent / "checkpoint.pt", map_location="cpu",
                                 weights_only=True)
+        metrics = json.loads(p.read_text())
+        epoch_seconds, load = history_speed(p.parent / "history.csv")
+        metrics["seconds_per_step"] = epoch_seconds * metrics["epochs"] / metrics["steps"]
         rows.append({"dataset": key.dataset, "model": key.model, "graph": key.graph,
-                     "run_dir": str(p.parent), **json.loads(p.read_text()),
+                     "run_dir": str(p.parent), **metrics, "load_per_cpu": load,
                      "model_params": json.loads(checkpoint["model_params"])})
     if not rows:
         raise ValueError("no runs to aggregate")
@@ -91,6 +97,8 @@ def _cell(row: pd.Series, metric: str) -> str:
     std = row.get(f"{metric}_std")
     if row["runs"] > 1 and std is not None and not math.isnan(std) and std > 0:
         text += " ± " + COLUMNS[metric][1].format(std)
+    if metric in SPEED and row.get("load_per_cpu", 0.0) > OVERSUBSCRIBED:
+        text += " †"
     return text
 
 
@@ -106,7 +114,8 @@ def varied_settings(summary: pd.DataFrame) -> dict[str, list[str]]:
     return {k: v for k, v in values.items() if len(set(v)) > 1}
 
 
-COST = ("seconds_per_step", "inference_structures_per_s")
+SPEED = ("seconds_per_step", "inference_structures_per_s")
+COST = (*SPEED, "load_per_cpu")
 
 
 def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
@@ -147,8 +156,12 @@ def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
               "of predicting no force at all on the same frames, the plateau a model must "
               "leave. Left plateau at step: per run, the first epoch whose training loss fell "
               "below 0.9 × the zero-force loss (never: not within the run). Cost: measured "
-              f"in each run on {devices}, alone or beside other jobs, so compare it within a "
-              "study only. Energy MAE and EFwT appear only when the energy was trained.", ""]
+              f"in each run on {devices}; train s/step from the run's median epoch. Load / CPU: "
+              "the machine's 1-min load average per CPU while the run trained (median over "
+              "epochs; – where the run did not record it); † marks speeds from runs above "
+              f"{OVERSUBSCRIBED}, where jobs queued for a core: compare speeds between rows of "
+              "similar load only. Energy MAE and EFwT appear only when the energy was "
+              "trained.", ""]
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,7 @@ from crystalbench.core.preemption import (
     stop_signals,
 )
 from crystalbench.core.resume import ResumableRun, save_torch
+from crystalbench.core.speed import load_per_cpu, median_load
 from crystalbench.core.training import (
     fold_indices,
     linear_decay,
@@ -334,6 +336,7 @@ def train_force_fold(
             row = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch,
                    "train_loss": train_loss, "seconds": seconds,
                    "train_seconds": elapsed, "lr": scheduler.get_last_lr()[0],
+                   "load_per_cpu": load_per_cpu(),
                    "val_forces_mae": float("nan"), "val_forces_l2mae": float("nan"),
                    "val_forces_cos": float("nan")}
             evaluated = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
@@ -372,7 +375,8 @@ def train_force_fold(
         "lr_schedule": cfg.lr_schedule, "train_systems_requested": train_systems,
         "architecture": architecture, "augment": cfg.augment, "energy_trained": with_energy,
         "epochs": cfg.epochs, "steps": n_steps, "train_seconds": train_seconds,
-        "seconds_per_step": train_seconds / max(n_steps, 1),
+        "seconds_per_step": statistics.median(h["seconds"] for h in history) / steps_per_epoch,
+        "load_per_cpu": median_load(h.get("load_per_cpu") for h in history),
         "inference_seconds": seconds, "inference_structures_per_s": len(test_idx) / seconds,
         "parameters": count_parameters(model), "device": str(dev), "threads": threads,
         "fold": fold, "n_train": len(train_idx), "n_test": len(test_idx),
