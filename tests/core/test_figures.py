@@ -2,7 +2,7 @@ import logging
 
 import matplotlib.pyplot as plt
 
-from crystalbench.core.figures import figure_title, save_figure, text_problems
+from crystalbench.core.figures import figure_title, panel_grid, save_figure, text_problems
 
 
 def test_clean_figure_has_no_text_problems():
@@ -34,3 +34,19 @@ def test_long_titles_wrap_to_the_figure_and_problems_are_logged(tmp_path, caplog
     with caplog.at_level(logging.WARNING, logger="crystalbench.core.figures"):
         save_figure(fig, [tmp_path / "f.png"])
     assert "f.png: 'a' overlaps 'a'" in caplog.text and (tmp_path / "f.png").exists()
+
+
+def test_text_too_small_at_the_display_width_is_found():
+    """The old five-panel parity figure (22 in, 3,300 px) shrinks its 10 pt labels to about
+    6 px when shown 1,000 px wide; the same panels on a three-column grid stay readable."""
+    wide, axes = plt.subplots(1, 5, figsize=(22, 4.8), layout="constrained")
+    for ax in axes:
+        ax.set(xlabel="true energy (eV/atom)")
+    assert any("px high" in p for p in text_problems(wide))
+    plt.close(wide)
+    fig, axes = panel_grid(5)
+    assert len(axes) == 5 and len(fig.axes) == 5 and fig.get_figwidth() <= 11
+    for ax in axes:
+        ax.set(xlabel="true energy (eV/atom)", title="model · graph")
+    assert text_problems(fig) == []
+    plt.close(fig)
