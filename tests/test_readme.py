@@ -166,11 +166,17 @@ def test_readme_forcenet_table_equals_the_published_demo_run():
     names = {("forcenet", True): "ForceNet | on", ("forcenet", False): "ForceNet | off",
              ("schnet_forces", False): "SchNet (direct force head) | off"}
     lines = results_section().splitlines()
+    docs = (REPO / "docs/forces.md").read_text()  # its demo table, with the plateau and speed
     for (architecture, augment), group in runs.groupby(["architecture", "augment"]):
         cells = [f"{group[m].mean():{f}} ± {group[m].std(ddof=1):{f}}" for m, f in (
             ("forces_l2mae", ".4f"), ("forces_cos", ".3f"), ("rotated_over_plain", ".2f"))]
         row = f"| {names[(architecture, augment)]} | " + " | ".join(cells) + " |"
         assert row in lines, row
         assert len(group) == 3  # seeds 0-2
+        name = names[(architecture, augment)].replace(" (direct force head)", "")
+        plateau = ", ".join(str(int(s)) for s in group["plateau_steps"])
+        speed = group["seconds_per_step"]
+        assert (f"| {name} | " + " | ".join(cells) + f" | {plateau} | {speed.mean():.4f} ± "
+                f"{speed.std(ddof=1):.4f} |") in docs, name
     zero = runs["zero_force_l2mae"].unique()
     assert len(zero) == 1 and f"| zero-force predictor | | {zero[0]:.4f} | 0 | |" in lines
