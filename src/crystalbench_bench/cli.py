@@ -39,6 +39,13 @@ def cmd_bench_models(args: argparse.Namespace) -> None:
                  args.batch_size, args.threads, args.device)
 
 
+def cmd_bench_force_speed(args: argparse.Namespace) -> None:
+    from crystalbench_bench.bench_force_speed import bench_force_speed
+
+    bench_force_speed(args.configs, args.study, args.graphs, args.splits, args.epochs,
+                      args.threads, args.device)
+
+
 def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     from crystalbench_bench.bench_kgcnn import bench_kgcnn
 
@@ -98,6 +105,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_bench_models)
+
+    s = sub.add_parser("force-speed", help="benchmark: a force study's models, train s/step "
+                       "and inference structures/s, each model alone")
+    s.add_argument("--configs", nargs="+", default=["config/demo.yaml"],
+                   help="config and overlays, merged as Snakemake merges --configfile")
+    s.add_argument("--study", default="forcenet_vs_physics")
+    s.add_argument("--graphs", default="results/forces/graphs/emt_slabs/radius6-max50.parquet")
+    s.add_argument("--splits", default="results/forces/splits/emt_slabs.parquet")
+    s.add_argument("--epochs", type=int, default=3, help="epochs per model (median counts)")
+    s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_bench_force_speed)
 
     s = sub.add_parser("kgcnn", help="benchmark: ASU graphs vs kgcnn 3.0's preprocessors")
     s.add_argument("--data-dir", default="../shared/data/matbench")
