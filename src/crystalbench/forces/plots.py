@@ -27,10 +27,17 @@ def _device(runs: pd.DataFrame) -> str:
     return ", ".join(sorted(set(runs["device"])))
 
 
+def _typical_clock(history: pd.DataFrame) -> pd.DataFrame:
+    """The run's history with ``train_seconds`` counted as epochs × its median epoch, so that
+    an epoch slowed by a pause or a neighbour's burst does not shift the rest of the curve."""
+    return history.assign(train_seconds=history["epoch"] * history["seconds"].median())
+
+
 def learning_curve(run_dirs: Sequence[str]) -> pd.DataFrame:
-    """Per evaluated epoch: mean cumulative training seconds, mean and std of the held-out
-    L2MAE over the runs (std 0 for one run)."""
-    curves = pd.concat([pd.read_csv(Path(d) / "history.csv") for d in run_dirs])
+    """Per evaluated epoch: mean cumulative training seconds (epochs × each run's median
+    epoch), mean and std of the held-out L2MAE over the runs (std 0 for one run)."""
+    curves = pd.concat([_typical_clock(pd.read_csv(Path(d) / "history.csv"))
+                        for d in run_dirs])
     curves = curves.dropna(subset=["val_forces_l2mae"])
     grouped = curves.groupby("epoch")
     return pd.DataFrame({"train_seconds": grouped["train_seconds"].mean(),
@@ -68,7 +75,7 @@ def accuracy_vs_time(
         _zero_force_line(ax, runs)
         ax.grid(alpha=0.3)
     device = _device(runs)
-    left.set(xlabel=f"cumulative training time (s, {device})", ylabel=L2MAE_LABEL,
+    left.set(xlabel=f"training time (s, {device}; epochs × median epoch)", ylabel=L2MAE_LABEL,
              title="accuracy vs training time")
     right.set(xlabel=f"inference time per structure (ms, {device})", ylabel=L2MAE_LABEL,
               title="accuracy vs inference time")
