@@ -91,7 +91,8 @@ def test_edge_features_are_ocps_outer_product(basis):
     with torch.no_grad():
         ours = basis(torch.from_numpy(unit), torch.from_numpy(terms)).numpy()
     w, b = basis.radial.weight.detach().numpy(), basis.radial.bias.detach().numpy()
-    ocp = np.einsum("ik,ij->ikj", ocp_harmonics(unit), ocp_radial(terms, w, b)).reshape(len(unit), -1)
+    outer = np.einsum("ik,ij->ikj", ocp_harmonics(unit), ocp_radial(terms, w, b))
+    ocp = outer.reshape(len(unit), -1)
     a, *_ = np.linalg.lstsq(ocp, ours, rcond=None)
     np.testing.assert_allclose(ocp @ a, ours, atol=1e-5)
     a[np.abs(a) < 1e-3] = 0.0
