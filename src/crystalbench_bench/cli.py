@@ -46,6 +46,13 @@ def cmd_bench_force_speed(args: argparse.Namespace) -> None:
                       args.threads, args.device)
 
 
+def cmd_bench_force_overfit(args: argparse.Namespace) -> None:
+    from crystalbench_bench.bench_force_overfit import bench_force_overfit
+
+    bench_force_overfit(args.configs, args.study, args.graphs, args.frames, args.steps,
+                        args.threads)
+
+
 def cmd_bench_kgcnn(args: argparse.Namespace) -> None:
     from crystalbench_bench.bench_kgcnn import bench_kgcnn
 
@@ -117,6 +124,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_bench_force_speed)
+
+    s = sub.add_parser("force-overfit", help="benchmark: can each model of a force study fit "
+                       "a few frames of one system (the first check when a model underperforms)")
+    s.add_argument("--configs", nargs="+", default=["config/demo.yaml"],
+                   help="config and overlays, merged as Snakemake merges --configfile")
+    s.add_argument("--study", default="forcenet_vs_physics")
+    s.add_argument("--graphs", default="results/forces/graphs/emt_slabs/radius6-max50.parquet")
+    s.add_argument("--frames", type=int, default=8, help="frames of the first system")
+    s.add_argument("--steps", type=int, default=300, help="full-batch AdamW steps")
+    s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    s.set_defaults(func=cmd_bench_force_overfit)
 
     s = sub.add_parser("kgcnn", help="benchmark: ASU graphs vs kgcnn 3.0's preprocessors")
     s.add_argument("--data-dir", default="../shared/data/matbench")
