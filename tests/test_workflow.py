@@ -147,6 +147,8 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     assert list(physics["seed"]) == [0, 1] * 4 and (physics["fold"] == 0).all()
     assert physics["rotated_forces_l2mae"].notna().all()
     assert "| 2 × 1 |" in (tmp_path / "results/tables/forcenet_vs_physics.md").read_text()
+    curves = pd.read_csv(tmp_path / "results/tables/forcenet_vs_physics_curves.csv")
+    assert curves.groupby(["model", "seed"]).size().size == 8  # every run has its curve
     systems = pd.read_csv(tmp_path / "results/tables/systems.csv")
     assert sorted(systems["n_train_systems"]) == [1, 2]  # 2 folds of 4 systems: 2 train
     for study in ("forcenet_vs_physics", "systems"):

@@ -37,7 +37,8 @@ def write_run(root, model, systems, seed, l2mae, plateau, params=None):
                   "train_seconds": [1.0, 2.0, 3.0 + seed],
                   "load_per_cpu": [1.0, 1.0, 1.0] if model.startswith("forcenet") else
                   [2.0, 2.0, 2.0],
-                  "val_forces_l2mae": [0.5, np.nan, l2mae]}).to_csv(run / "history.csv")
+                  "val_forces_l2mae": [0.5, np.nan, l2mae],
+                  "val_forces_cos": [0.0, np.nan, 0.5]}).to_csv(run / "history.csv")
     return run / "metrics.json"
 
 
@@ -51,7 +52,8 @@ def runs(tmp_path):
 
 
 def test_table_gives_mean_and_sample_std_over_seeds(runs, tmp_path):
-    summary = write_force_study_table(runs, tmp_path / "t.md", tmp_path / "t.csv", "T")
+    summary = write_force_study_table(runs, tmp_path / "t.md", tmp_path / "t.csv",
+                                      tmp_path / "c.csv", "T")
     row = summary.set_index(["model", "n_train_systems"]).loc[("forcenet-x", 21)]
     assert row["forces_l2mae"] == pytest.approx(0.3)
     assert row["forces_l2mae_std"] == pytest.approx(0.1)  # ddof=1 over the 3 seeds
@@ -64,6 +66,18 @@ def test_table_gives_mean_and_sample_std_over_seeds(runs, tmp_path):
     assert "| forcenet-x | 21 | 1,000 | 0.0500 | 401 ± 1 | 1.00 |" in cost  # median epoch
     assert "| schnet-x | 21 | 1,000 | 0.0500 † | 400 ± 1 † | 2.00 |" in cost  # busy machine
     assert len(pd.read_csv(tmp_path / "t.csv")) == 7
+
+
+def test_curves_csv_has_every_run_at_every_evaluated_epoch(runs, tmp_path):
+    write_force_study_table(runs, tmp_path / "t.md", tmp_path / "t.csv", tmp_path / "c.csv", "T")
+    curves = pd.read_csv(tmp_path / "c.csv")
+    assert len(curves) == 7 * 2  # 7 runs, epochs 1 and 3 evaluated (2 was not)
+    seed1 = curves.query("model == 'forcenet-x' and seed == 1").set_index("epoch")
+    assert list(seed1.index) == [1, 3]
+    assert seed1.loc[3, "val_forces_l2mae"] == pytest.approx(0.3)
+    assert seed1.loc[3, "train_seconds"] == pytest.approx(1.5)  # 3 × the median epoch
+    assert seed1.loc[3, "step"] == 30
+    assert set(curves.query("model == 'schnet-x'")["n_train_systems"]) == {7, 21}
 
 
 def test_learning_curve_averages_evaluated_epochs(runs):
@@ -93,7 +107,8 @@ def test_an_ablation_table_names_what_it_varies(tmp_path):
     (hidden width) is not."""
     paths = [write_run(tmp_path, name, "all", 0, 0.2, 100, {"hidden": 8, "basis": basis})
              for name, basis in (("forcenet-x", "sphallmul"), ("forcenet-gauss", "gauss"))]
-    summary = write_force_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv", "Basis")
+    summary = write_force_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv",
+                                      tmp_path / "c.csv", "Basis")
     assert varied_settings(summary) == {"basis": ["sphallmul", "gauss"]}
     lines = (tmp_path / "t.md").read_text().splitlines()
     assert lines[4].startswith("| model | basis | architecture |")

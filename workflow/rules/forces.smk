@@ -129,6 +129,7 @@ if FORCES:
                 labels={"study": "{fstudy}", "figure": "accuracy vs time"},
             ),
             svg="results/figures/{fstudy}_time.svg",
+            curves="results/tables/{fstudy}_curves.csv",
         log:
             "results/logs/forces/aggregate/{fstudy}.log",
         conda:
@@ -137,7 +138,7 @@ if FORCES:
             title=lambda wc: FORCES["studies"][wc.fstudy].get("title", wc.fstudy),
         shell:
             "crystalbench s2ef-aggregate --title {params.title:q} --metrics {input:q} "
-            "--table-md {output.md:q} --table-csv {output.csv:q} "
+            "--table-md {output.md:q} --table-csv {output.csv:q} --curves-csv {output.curves:q} "
             "--figure {output.png:q} {output.svg:q} > {log:q} 2>&1"
 
     rule s2ef_data_size:

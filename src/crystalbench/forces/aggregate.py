@@ -66,6 +66,26 @@ def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     return runs
 
 
+def typical_clock(history: pd.DataFrame) -> pd.DataFrame:
+    """The run's history with ``train_seconds`` counted as epochs × its median epoch, so that
+    an epoch slowed by a pause or a neighbour's burst does not shift the rest of the curve."""
+    return history.assign(train_seconds=history["epoch"] * history["seconds"].median())
+
+
+def held_out_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Figure 1's data: one row per run and evaluated epoch, with the step, the cumulative
+    training seconds (epochs × median epoch) and the held-out force L2MAE and cosine."""
+    keys = ["dataset", "model", "graph", "n_train_systems", "seed"]
+    curves = []
+    for _, run in runs.iterrows():
+        history = typical_clock(pd.read_csv(Path(run["run_dir"]) / "history.csv"))
+        history = history.dropna(subset=["val_forces_l2mae"])
+        curves.append(history[["epoch", "step", "train_seconds", "val_forces_l2mae",
+                               "val_forces_cos"]].assign(**{k: run[k] for k in keys}))
+    return pd.concat(curves, ignore_index=True)[keys + ["epoch", "step", "train_seconds",
+                                                        "val_forces_l2mae", "val_forces_cos"]]
+
+
 def _plateau_text(steps: pd.Series) -> str:
     return ", ".join("never" if s is None or (isinstance(s, float) and math.isnan(s))
                      else str(int(s)) for s in steps)
@@ -167,12 +187,14 @@ def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
 
 def write_force_study_table(
     metric_paths: Sequence[str | os.PathLike], md_path: str | os.PathLike,
-    csv_path: str | os.PathLike, title: str,
+    csv_path: str | os.PathLike, curves_path: str | os.PathLike, title: str,
 ) -> pd.DataFrame:
-    """Write the study's Markdown summary and the per-run CSV; returns the summary."""
+    """Write the study's Markdown summary, the per-run CSV and the held-out curves CSV
+    (``held_out_curves``); returns the summary."""
     runs = load_force_runs(metric_paths)
     summary = summarise_force_runs(runs)
     write_text(md_path, force_table_markdown(summary, title))
+    write_text(curves_path, held_out_curves(runs).to_csv(index=False))
     runs = runs.assign(model_params=runs["model_params"].map(json.dumps))
     write_text(csv_path, runs.drop(columns=["run_dir"]).to_csv(index=False))
     return summary

@@ -89,7 +89,8 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     from crystalbench.forces.aggregate import load_force_runs, write_force_study_table
     from crystalbench.forces.plots import accuracy_vs_time
 
-    write_force_study_table(args.metrics, args.table_md, args.table_csv, args.title)
+    write_force_study_table(args.metrics, args.table_md, args.table_csv, args.curves_csv,
+                            args.title)
     accuracy_vs_time(load_force_runs(args.metrics), args.figure, args.title)
 
 
@@ -142,6 +143,8 @@ def add_force_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--metrics", nargs="+", required=True)
     s.add_argument("--table-md", required=True)
     s.add_argument("--table-csv", required=True)
+    s.add_argument("--curves-csv", required=True,
+                   help="held-out error per run and evaluated epoch (Figure 1's data)")
     s.add_argument("--figure", nargs="+", required=True, help="png and/or svg paths")
     s.set_defaults(func=cmd_aggregate)
 

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from crystalbench.core.figures import figure_title, save_figure  # noqa: E402
-from crystalbench.forces.aggregate import GROUP  # noqa: E402
+from crystalbench.forces.aggregate import GROUP, typical_clock  # noqa: E402
 
 L2MAE_LABEL = "held-out forces L2MAE (eV/Å)"
 
@@ -27,16 +27,10 @@ def _device(runs: pd.DataFrame) -> str:
     return ", ".join(sorted(set(runs["device"])))
 
 
-def _typical_clock(history: pd.DataFrame) -> pd.DataFrame:
-    """The run's history with ``train_seconds`` counted as epochs × its median epoch, so that
-    an epoch slowed by a pause or a neighbour's burst does not shift the rest of the curve."""
-    return history.assign(train_seconds=history["epoch"] * history["seconds"].median())
-
-
 def learning_curve(run_dirs: Sequence[str]) -> pd.DataFrame:
     """Per evaluated epoch: mean cumulative training seconds (epochs × each run's median
     epoch), mean and std of the held-out L2MAE over the runs (std 0 for one run)."""
-    curves = pd.concat([_typical_clock(pd.read_csv(Path(d) / "history.csv"))
+    curves = pd.concat([typical_clock(pd.read_csv(Path(d) / "history.csv"))
                         for d in run_dirs])
     curves = curves.dropna(subset=["val_forces_l2mae"])
     grouped = curves.groupby("epoch")
