@@ -79,7 +79,7 @@ def held_out_curves(runs: pd.DataFrame) -> pd.DataFrame:
     curves = []
     for _, run in runs.iterrows():
         history = typical_clock(pd.read_csv(Path(run["run_dir"]) / "history.csv"))
-        history = history.dropna(subset=["val_forces_l2mae"])
+        history = history.dropna(subset=["val_forces_l2mae"]).astype({"epoch": int, "step": int})
         curves.append(history[["epoch", "step", "train_seconds", "val_forces_l2mae",
                                "val_forces_cos"]].assign(**{k: run[k] for k in keys}))
     return pd.concat(curves, ignore_index=True)[keys + ["epoch", "step", "train_seconds",
