@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from crystalbench.core.numerics import DEFAULT_NUMERICS
+from crystalbench.core.training import prepare_torch
 from crystalbench.forces.graphs import FORCE_GRAPHS
 from crystalbench.forces.metrics import DEFAULT_TAG_WEIGHTS, atom_weights, force_loss
 from crystalbench.forces.train import ForceTrainConfig
@@ -69,7 +71,7 @@ def bench_force_overfit(
 ) -> list[dict[str, Any]]:
     """Fit every model of force study ``study`` to ``frames`` frames; print and return rows."""
     forces = merged_config(configs)["forces"]
-    torch.set_num_threads(threads)
+    prepare_torch("cpu", threads, 0, DEFAULT_NUMERICS)
     system, data = first_frames(graphs, frames)
     batch = Batch.from_data_list(data)
     weights = atom_weights(batch.tags, batch.fixed, DEFAULT_TAG_WEIGHTS)
