@@ -226,3 +226,21 @@ def test_docs_equal_time_errors_follow_from_the_kept_curves_and_the_speed_bench(
         assert len(at) == 3
         text = f"{name} reaches {at.mean():.3f} ± {at.std(ddof=1):.3f} (its epoch {epoch})"
         assert text in docs, text
+
+
+def test_docs_sphallmul_scale_check_equals_its_kept_rows():
+    """docs/forces.md's ocp-scale sphallmul numbers, from the bench's kept CSV, whose
+    "ours" column must be the comparison's kept forcenet-emt runs."""
+    import pandas as pd
+
+    check = pd.read_csv(REPO / "benchmarks/forces_emt/sphallmul_reference_scale.csv")
+    kept = pd.read_csv(REPO / "benchmarks/forces_emt/emt_forcenet_vs_physics.csv")
+    ours = kept[kept["model"] == "forcenet-emt"].set_index("seed")["forces_l2mae"]
+    assert check.set_index("seed")["L2MAE ours"].to_dict() == pytest.approx(ours.to_dict())
+    docs = " ".join((REPO / "docs/forces.md").read_text().split())
+    ocp, mine = check["L2MAE ocp scale"], check["L2MAE ours"]
+    text = (f"ForceNet reaches {ocp.mean():.4f} ± {ocp.std(ddof=1):.4f} against "
+            f"{mine.mean():.4f} ± {mine.std(ddof=1):.4f} with ours")
+    assert text in docs, text
+    plateau = check["plateau ocp scale"]
+    assert f"({plateau.min()}-{plateau.max()} steps against" in docs

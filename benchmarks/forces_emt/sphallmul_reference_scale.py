@@ -7,7 +7,8 @@ the real and imaginary parts of the *complex* harmonics, so its 6 components wit
 only a different initial scale. This script trains ``forcenet-emt`` of
 ``config/forces_emt.yaml`` with ocp's scale (our harmonics, m != 0 divided by sqrt(2)) for the
 given seeds through the pipeline's own ``s2ef-train`` command, and prints the held-out errors
-next to the kept runs with our scale (``emt_forcenet_vs_physics.csv``).
+next to the kept runs with our scale (``emt_forcenet_vs_physics.csv``), and keeps the rows in
+``sphallmul_reference_scale.csv`` beside this script.
 
     python benchmarks/forces_emt/sphallmul_reference_scale.py --seeds 0 1 2
 """
@@ -29,6 +30,7 @@ from crystalbench.models.spherical import real_spherical_harmonics
 
 ROOT = Path(__file__).resolve().parents[2]
 KEPT = ROOT / "benchmarks/forces_emt/emt_forcenet_vs_physics.csv"
+TABLE = ROOT / "benchmarks/forces_emt/sphallmul_reference_scale.csv"
 GRAPHS = ROOT / "results/forces/graphs/emt_slabs/radius6-max50.parquet"
 SPLITS = ROOT / "results/forces/splits/emt_slabs.parquet"
 OUT = ROOT / "results/checks/sphallmul-reference-scale"
@@ -72,6 +74,7 @@ def main() -> None:
                      "plateau ocp scale": m["plateau_steps"],
                      "plateau ours": kept.loc[seed, "plateau_steps"]})
     table = pd.DataFrame(rows).set_index("seed")
+    table.to_csv(TABLE)
     print(table.to_string(float_format=lambda x: f"{x:.4f}"))
     summary = table.agg(["mean", "std"]).loc[:, ["L2MAE ocp scale", "L2MAE ours"]]
     print(summary.to_string(float_format=lambda x: f"{x:.4f}"))
