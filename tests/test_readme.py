@@ -182,24 +182,41 @@ def test_readme_forcenet_table_equals_the_published_demo_run():
     assert len(zero) == 1 and f"| zero-force predictor | | {zero[0]:.4f} | 0 | |" in lines
 
 
-def test_docs_force_study_table_equals_the_kept_runs():
-    """docs/forces.md's 100-epoch comparison as benchmarks/forces_emt/ keeps it (one row per
-    run): mean ± sample std over seeds, and each run's plateau step."""
+def force_study_doc_rows(csv: str, names: dict[str, str]) -> list[str]:
+    """docs/forces.md rows of a kept 100-epoch force study (one CSV row per run): the
+    label, mean ± sample std over seeds 0-2 of L2MAE, cos and rotated/plain, and each
+    run's plateau step ("never" where it did not leave)."""
     import pandas as pd
 
-    runs = pd.read_csv(REPO / "benchmarks/forces_emt/emt_forcenet_vs_physics.csv")
+    runs = pd.read_csv(REPO / "benchmarks/forces_emt" / csv)
     runs["rotated_over_plain"] = runs["rotated_forces_l2mae"] / runs["forces_l2mae"]
-    names = {"forcenet-emt": "ForceNet | on", "forcenet-emt-noaug": "ForceNet | off",
-             "schnet-forces-emt": "SchNet (direct force head) | off",
-             "dimenetpp-forces-emt": "DimeNet++ (direct force head) | off"}
-    docs = (REPO / "docs/forces.md").read_text().splitlines()
+    assert set(runs["model"]) == set(names)
+    rows = []
     for model, group in runs.groupby("model"):
+        assert sorted(group["seed"]) == [0, 1, 2] and (group["epochs"] == 100).all()
         cells = [f"{group[m].mean():{f}} ± {group[m].std(ddof=1):{f}}" for m, f in (
             ("forces_l2mae", ".4f"), ("forces_cos", ".3f"), ("rotated_over_plain", ".2f"))]
-        plateau = ", ".join(str(int(s)) for s in group.sort_values("seed")["plateau_steps"])
-        row = f"| {names[model]} | " + " | ".join(cells) + f" | {plateau} |"
+        plateau = ", ".join("never" if pd.isna(s) else str(int(s))
+                            for s in group.sort_values("seed")["plateau_steps"])
+        rows.append(f"| {names[model]} | " + " | ".join(cells) + f" | {plateau} |")
+    return rows
+
+
+@pytest.mark.parametrize("csv, names", [
+    ("emt_forcenet_vs_physics.csv", {
+        "forcenet-emt": "ForceNet | on", "forcenet-emt-noaug": "ForceNet | off",
+        "schnet-forces-emt": "SchNet (direct force head) | off",
+        "dimenetpp-forces-emt": "DimeNet++ (direct force head) | off"}),
+    ("emt_basis.csv", {
+        "forcenet-emt": "`sphallmul` (reference)", "forcenet-emt-gauss": "`gauss`",
+        "forcenet-emt-powersine": "`powersine`", "forcenet-emt-linact": "`linact`",
+        "forcenet-emt-raw": "`raw`"}),
+])
+def test_docs_force_study_tables_equal_the_kept_runs(csv, names):
+    """docs/forces.md's 100-epoch study tables as benchmarks/forces_emt/ keeps them."""
+    docs = (REPO / "docs/forces.md").read_text().splitlines()
+    for row in force_study_doc_rows(csv, names):
         assert row in docs, row
-        assert sorted(group["seed"]) == [0, 1, 2] and (group["epochs"] == 100).all()
 
 
 def test_docs_equal_time_errors_follow_from_the_kept_curves_and_the_speed_bench():
