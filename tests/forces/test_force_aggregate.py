@@ -86,6 +86,7 @@ def test_learning_curve_averages_evaluated_epochs(runs):
     curve = learning_curve(dirs)
     assert list(curve.index) == [1, 3]  # epoch 2 was not evaluated
     assert curve.loc[3, "train_seconds"] == pytest.approx(1.5)  # 3 × the median epoch, 0.5 s
+    assert curve.loc[3, "step"] == 30
     assert curve.loc[3, "l2mae"] == pytest.approx(0.3)
     assert curve.loc[3, "l2mae_std"] == pytest.approx(0.1)
     assert curve.loc[1, "l2mae_std"] == 0.0

@@ -28,13 +28,15 @@ def _device(runs: pd.DataFrame) -> str:
 
 
 def learning_curve(run_dirs: Sequence[str]) -> pd.DataFrame:
-    """Per evaluated epoch: mean cumulative training seconds (epochs × each run's median
-    epoch), mean and std of the held-out L2MAE over the runs (std 0 for one run)."""
+    """Per evaluated epoch: mean training steps, mean cumulative training seconds (epochs ×
+    each run's median epoch), mean and std of the held-out L2MAE over the runs (std 0 for one
+    run)."""
     curves = pd.concat([typical_clock(pd.read_csv(Path(d) / "history.csv"))
                         for d in run_dirs])
     curves = curves.dropna(subset=["val_forces_l2mae"])
     grouped = curves.groupby("epoch")
-    return pd.DataFrame({"train_seconds": grouped["train_seconds"].mean(),
+    return pd.DataFrame({"step": grouped["step"].mean(),
+                         "train_seconds": grouped["train_seconds"].mean(),
                          "l2mae": grouped["val_forces_l2mae"].mean(),
                          "l2mae_std": grouped["val_forces_l2mae"].std(ddof=1).fillna(0.0)})
 
@@ -47,35 +49,43 @@ def _zero_force_line(ax: plt.Axes, runs: pd.DataFrame) -> None:
 def accuracy_vs_time(
     runs: pd.DataFrame, out_paths: Sequence[str | os.PathLike], title: str,
 ) -> None:
-    """Left: held-out L2MAE against cumulative training seconds, one curve per model (mean
-    over runs, ± std as a band). Right: final L2MAE against inference milliseconds per
-    structure, with error bars. Studies over training-set sizes show their largest size."""
+    """Held-out L2MAE against training steps (top left: independent of the machine's load)
+    and cumulative training seconds (top right), one curve per model (mean over runs, ± std
+    as a band), and final L2MAE against inference milliseconds per structure (bottom left,
+    error bars); the legend has the fourth cell. Studies over training-set sizes show their
+    largest size."""
     largest = runs.groupby(["dataset", "model", "graph"])["n_train_systems"].transform("max")
     runs = runs[runs["n_train_systems"] == largest]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = plt.subplot_mosaic([["steps", "time"], ["inference", "legend"]],
+                                   figsize=(11, 8.2))
     for (dataset, model, _graph, _n), group in runs.groupby(GROUP, sort=False):
         label = _label(runs, dataset, model)
         curve = learning_curve(list(group["run_dir"]))
-        line, = left.plot(curve["train_seconds"], curve["l2mae"], marker=".", label=label)
-        left.fill_between(curve["train_seconds"], curve["l2mae"] - curve["l2mae_std"],
-                          curve["l2mae"] + curve["l2mae_std"], color=line.get_color(),
-                          alpha=0.2, lw=0)
+        for ax, x in ((axes["steps"], curve["step"]), (axes["time"], curve["train_seconds"])):
+            line, = ax.plot(x, curve["l2mae"], marker=".", label=label)
+            ax.fill_between(x, curve["l2mae"] - curve["l2mae_std"],
+                            curve["l2mae"] + curve["l2mae_std"], color=line.get_color(),
+                            alpha=0.2, lw=0)
         ms = 1000 / group["inference_structures_per_s"]
-        right.errorbar(ms.mean(), group["forces_l2mae"].mean(),
-                       xerr=ms.std(ddof=1) if len(group) > 1 else None,
-                       yerr=group["forces_l2mae"].std(ddof=1) if len(group) > 1 else None,
-                       fmt="o", color=line.get_color(), capsize=3, label=label)
-    for ax in (left, right):
-        _zero_force_line(ax, runs)
-        ax.grid(alpha=0.3)
+        axes["inference"].errorbar(
+            ms.mean(), group["forces_l2mae"].mean(),
+            xerr=ms.std(ddof=1) if len(group) > 1 else None,
+            yerr=group["forces_l2mae"].std(ddof=1) if len(group) > 1 else None,
+            fmt="o", color=line.get_color(), capsize=3, label=label)
+    for name in ("steps", "time", "inference"):
+        _zero_force_line(axes[name], runs)
+        axes[name].grid(alpha=0.3)
     device = _device(runs)
-    left.set(xlabel=f"training time (s, {device}; epochs × median epoch)", ylabel=L2MAE_LABEL,
-             title="accuracy vs training time")
-    right.set(xlabel=f"inference time per structure (ms, {device})", ylabel=L2MAE_LABEL,
-              title="accuracy vs inference time")
-    right.set_xlim(left=0)
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
+    axes["steps"].set(xlabel="training steps", ylabel=L2MAE_LABEL,
+                      title="accuracy vs training steps")
+    axes["time"].set(xlabel=f"training time (s, {device}; epochs × median epoch)",
+                     ylabel=L2MAE_LABEL, title="accuracy vs training time")
+    axes["inference"].set(xlabel=f"inference time per structure (ms, {device})",
+                          ylabel=L2MAE_LABEL, title="accuracy vs inference time")
+    axes["inference"].set_xlim(left=0)
+    axes["legend"].axis("off")
+    handles, labels = axes["steps"].get_legend_handles_labels()
+    axes["legend"].legend(handles, labels, loc="center", title="held-out fold, per model")
     n = runs.groupby(GROUP).size()
     runs_text = str(n.min()) if n.min() == n.max() else f"{n.min()}–{n.max()}"
     figure_title(fig, f"{title}\n(mean over {runs_text} runs per model; band and bars: ± std)"
