@@ -82,6 +82,14 @@ def add_epoch_timing_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--models", nargs="+", default=["cogn"], choices=["cogn", "congn"])
 
 
+def add_force_study_arguments(s: argparse.ArgumentParser) -> None:
+    """Arguments of the benchmarks that run a force study's models on the pipeline's graphs."""
+    s.add_argument("--configs", nargs="+", default=["config/demo.yaml"],
+                   help="config and overlays, merged as Snakemake merges --configfile")
+    s.add_argument("--study", default="forcenet_vs_physics")
+    s.add_argument("--graphs", default="results/forces/graphs/emt_slabs/radius6-max50.parquet")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crystalbench-bench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -115,10 +123,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("force-speed", help="benchmark: a force study's models, train s/step "
                        "and inference structures/s, each model alone")
-    s.add_argument("--configs", nargs="+", default=["config/demo.yaml"],
-                   help="config and overlays, merged as Snakemake merges --configfile")
-    s.add_argument("--study", default="forcenet_vs_physics")
-    s.add_argument("--graphs", default="results/forces/graphs/emt_slabs/radius6-max50.parquet")
+    add_force_study_arguments(s)
     s.add_argument("--splits", default="results/forces/splits/emt_slabs.parquet")
     s.add_argument("--epochs", type=int, default=3, help="epochs per model (median counts)")
     s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -127,10 +132,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("force-overfit", help="benchmark: can each model of a force study fit "
                        "a few frames of one system (the first check when a model underperforms)")
-    s.add_argument("--configs", nargs="+", default=["config/demo.yaml"],
-                   help="config and overlays, merged as Snakemake merges --configfile")
-    s.add_argument("--study", default="forcenet_vs_physics")
-    s.add_argument("--graphs", default="results/forces/graphs/emt_slabs/radius6-max50.parquet")
+    add_force_study_arguments(s)
     s.add_argument("--frames", type=int, default=8, help="frames of the first system")
     s.add_argument("--steps", type=int, default=300, help="full-batch AdamW steps")
     s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
