@@ -171,6 +171,17 @@ def test_training_subset_trains_on_fewer_systems(inputs, tmp_path):
         train(inputs, tmp_path / "too_many", train_systems=3)
 
 
+def test_equal_steps_stretches_a_subset_to_the_full_sets_steps(inputs, tmp_path):
+    """One of two training systems with equal_steps: twice the epochs, the same steps (batch
+    5 divides both sets of 25 and 50 frames)."""
+    full = train(inputs, tmp_path / "full", batch_size=5)
+    half = train(inputs, tmp_path / "half", train_systems=1, equal_steps=True, batch_size=5)
+    assert full["n_train"] == 2 * half["n_train"]
+    assert (half["epochs"], half["steps"]) == (2 * full["epochs"], full["steps"])
+    plain = train(inputs, tmp_path / "plain", train_systems=1, batch_size=5)
+    assert (plain["epochs"], plain["steps"]) == (full["epochs"], full["steps"] // 2)
+
+
 def test_zero_force_baseline_and_plateau_are_measured(inputs, tmp_path):
     metrics = train(inputs, tmp_path, epochs=3)
     pred = pd.read_parquet(tmp_path / "predictions.parquet")

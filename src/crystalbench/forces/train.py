@@ -26,7 +26,7 @@ import os
 import statistics
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,10 @@ class ForceTrainConfig:
     eval_every: int = 1  # epochs between held-out evaluations (learning curves)
     rotated_copies: int = 4  # Haar-rotated copies of the test set scored at the end
     lr_schedule: str = "linear"  # or "warmup_step" (ocp's ForceNet schedule, see below)
+    # with a training subset: stretch ``epochs`` so that the run takes as many optimiser
+    # steps as on the fold's full training set, rounded up to whole epochs (a data-size
+    # point not starved of steps)
+    equal_steps: bool = False
 
 
 # ocp's fn_forceonly.yml over its 62,500 steps (20 epochs of 3,125): warm-up from 0.2x over
@@ -299,7 +303,10 @@ def train_force_fold(
     train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
     if train_systems is not None:
         strata, ranks = read_system_strata(splits_path, table.ids)
+        full_steps = cfg.epochs * -(-len(train_idx) // cfg.batch_size)
         train_idx = training_subset(train_idx, systems, strata, ranks, train_systems)
+        if cfg.equal_steps:
+            cfg = replace(cfg, epochs=-(-full_steps // -(-len(train_idx) // cfg.batch_size)))
     data = table.to_data()  # host copy for the label statistics below
     graphs = DeviceGraphs(table, dev)
     scales = fit_scales(data, train_idx)
