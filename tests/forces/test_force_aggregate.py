@@ -60,7 +60,7 @@ def test_table_gives_mean_and_sample_std_over_seeds(runs, tmp_path):
     assert row["rotated_over_plain"] == pytest.approx(1.1)
     assert row["plateau_steps"] == "300, never, 600" and row["seeds"] == 3
     md = (tmp_path / "t.md").read_text()
-    assert "| forcenet-x | forcenet | on | 21 | 3 × 1 | 0.3000 ± 0.1000 |" in md
+    assert "| forcenet-x | forcenet | on | 21 | 3 | 30 | 3 × 1 | 0.3000 ± 0.1000 |" in md
     accuracy, cost = md.split("## Accuracy")[1].split("## Cost")
     assert "train s/step" not in accuracy and "forces L2MAE" not in cost
     assert "| forcenet-x | 21 | 1,000 | 0.0500 | 401 ± 1 | 1.00 |" in cost  # median epoch

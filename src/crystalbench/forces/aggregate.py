@@ -97,7 +97,8 @@ def summarise_force_runs(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(GROUP, sort=False)
     summary = grouped[metrics].mean()
     spread = grouped[metrics].std(ddof=1).add_suffix("_std")
-    settings = ["architecture", "augment", "parameters", "device", "model_params"]
+    settings = ["architecture", "augment", "epochs", "steps", "parameters", "device",
+                "model_params"]
     settings += ["lr_schedule"] if "lr_schedule" in runs else []
     first = grouped[settings].first()
     extra = pd.DataFrame({
@@ -156,10 +157,12 @@ def force_table_markdown(summary: pd.DataFrame, title: str) -> str:
 
     name_header = (["dataset"] if several else []) + ["model", *varied]
     lines = [f"# {title}", "", "## Accuracy", ""]
-    lines += table(name_header + ["architecture", "augment", "train systems", "seeds × folds"]
+    lines += table(name_header + ["architecture", "augment", "train systems", "epochs", "steps",
+                                  "seeds × folds"]
                    + [COLUMNS[m][0] for m in accuracy] + ["left plateau at step"],
                    lambda row: [row["architecture"], "on" if row["augment"] else "off",
-                                str(int(row["n_train_systems"])),
+                                str(int(row["n_train_systems"])), str(int(row["epochs"])),
+                                f"{int(row['steps']):,}",
                                 f"{int(row['seeds'])} × {int(row['folds'])}"]
                    + [_cell(row, m) for m in accuracy] + [row["plateau_steps"]])
     lines += ["", "## Cost", ""]
