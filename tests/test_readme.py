@@ -183,22 +183,27 @@ def test_readme_forcenet_table_equals_the_published_demo_run():
 
 
 def force_study_doc_rows(csv: str, names: dict[str, str]) -> list[str]:
-    """docs/forces.md rows of a kept 100-epoch force study (one CSV row per run): the
-    label, mean ± sample std over seeds 0-2 of L2MAE, cos and rotated/plain, and each
-    run's plateau step ("never" where it did not leave)."""
+    """docs/forces.md rows of a kept force study (one CSV row per run): the label (for a
+    data-size study followed by the training systems and epochs), mean ± sample std over
+    seeds 0-2 of L2MAE, cos and rotated/plain, and each run's plateau step ("never" where it
+    did not leave)."""
     import pandas as pd
 
     runs = pd.read_csv(REPO / "benchmarks/forces_emt" / csv)
     runs["rotated_over_plain"] = runs["rotated_forces_l2mae"] / runs["forces_l2mae"]
     assert set(runs["model"]) == set(names)
+    data_size = runs["n_train_systems"].nunique() > 1
     rows = []
-    for model, group in runs.groupby("model"):
-        assert sorted(group["seed"]) == [0, 1, 2] and (group["epochs"] == 100).all()
+    for (model, systems), group in runs.groupby(["model", "n_train_systems"]):
+        assert sorted(group["seed"]) == [0, 1, 2] and group["epochs"].nunique() == 1
+        assert data_size or (group["epochs"] == 100).all()
+        label = names[model] + (f" | {systems} | {group['epochs'].iloc[0]}" if data_size
+                                else "")
         cells = [f"{group[m].mean():{f}} ± {group[m].std(ddof=1):{f}}" for m, f in (
             ("forces_l2mae", ".4f"), ("forces_cos", ".3f"), ("rotated_over_plain", ".2f"))]
         plateau = ", ".join("never" if pd.isna(s) else str(int(s))
                             for s in group.sort_values("seed")["plateau_steps"])
-        rows.append(f"| {names[model]} | " + " | ".join(cells) + f" | {plateau} |")
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {plateau} |")
     return rows
 
 

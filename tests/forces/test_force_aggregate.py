@@ -18,12 +18,16 @@ from crystalbench.forces.aggregate import (
 from crystalbench.forces.plots import accuracy_vs_data_size, accuracy_vs_time, learning_curve
 
 
-def write_run(root, model, systems, seed, l2mae, plateau, params=None):
+def write_run(root, model, systems, seed, l2mae, plateau, params=None,
+              params_in_checkpoint=False):
+    """A run folder with only what aggregation reads: metrics.json and history.csv (and, as
+    runs written before metrics.json carried the model parameters, a checkpoint.pt)."""
     run = root / f"runs/emt/{model}/r6/fold0/systems-{systems}/seed{seed}"
     run.mkdir(parents=True)
     params = params or ({"hidden": 8, "basis": "sphallmul"} if model.startswith("forcenet")
                         else {"width": 8})
-    torch.save({"model_params": json.dumps(params)}, run / "checkpoint.pt")
+    if params_in_checkpoint:
+        torch.save({"model_params": json.dumps(params)}, run / "checkpoint.pt")
     n = 21 if systems == "all" else int(systems)
     metrics = {"architecture": model.split("-")[0], "augment": model.startswith("forcenet"),
                "parameters": 1000, "device": "cpu", "seed": seed, "fold": 0,
@@ -31,6 +35,8 @@ def write_run(root, model, systems, seed, l2mae, plateau, params=None):
                "rotated_forces_l2mae": 1.1 * l2mae, "zero_force_l2mae": 0.5,
                "epochs": 3, "steps": 30, "inference_structures_per_s": 400.0 + seed,
                "plateau_steps": plateau}
+    if not params_in_checkpoint:
+        metrics["model_params"] = params
     (run / "metrics.json").write_text(json.dumps(metrics))
     # the third epoch was disturbed (5 s): the median epoch gives 0.5 s / 10 steps
     pd.DataFrame({"epoch": [1, 2, 3], "step": [10, 20, 30], "seconds": [0.5, 0.5, 5.0],
@@ -105,9 +111,12 @@ def test_figures_are_written_with_their_text_inside_and_apart(runs, tmp_path, ca
 
 def test_an_ablation_table_names_what_it_varies(tmp_path):
     """A basis study: the basis is a column, with each row's value; what all rows share
-    (hidden width) is not."""
-    paths = [write_run(tmp_path, name, "all", 0, 0.2, 100, {"hidden": 8, "basis": basis})
-             for name, basis in (("forcenet-x", "sphallmul"), ("forcenet-gauss", "gauss"))]
+    (hidden width) is not. The parameters come from metrics.json, or from the checkpoint of
+    a run written before metrics.json carried them."""
+    paths = [write_run(tmp_path, name, "all", 0, 0.2, 100, {"hidden": 8, "basis": basis},
+                       params_in_checkpoint=old)
+             for name, basis, old in (("forcenet-x", "sphallmul", False),
+                                      ("forcenet-gauss", "gauss", True))]
     summary = write_force_study_table(paths, tmp_path / "t.md", tmp_path / "t.csv",
                                       tmp_path / "c.csv", "Basis")
     assert varied_settings(summary) == {"basis": ["sphallmul", "gauss"]}

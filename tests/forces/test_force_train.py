@@ -59,7 +59,7 @@ def test_outputs_split_by_system_and_metrics_match_predictions(inputs, tmp_path)
     assert list(history["epoch"]) == [1, 2] and history["val_forces_mae"].notna().all()
     assert not (tmp_path / "resume.pt").exists()
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
-    assert json.loads(checkpoint["model_params"]) == FORCENET
+    assert json.loads(checkpoint["model_params"]) == FORCENET == metrics["model_params"]
 
 
 def test_energy_training_reports_energy_mae_and_efwt(inputs, tmp_path):

@@ -8,9 +8,10 @@ rotated-copy L2MAE to the plain one (1 for an equivariant model), the zero-force
 L2MAE on the same frames, how many steps each run needed to leave the zero-force plateau, and
 speed: training seconds per step (median epoch, from ``history.csv``) and inference structures
 per second, each measured in its run, next to the machine's load while it trained.
-The model parameters (from each run's ``checkpoint.pt``) and training schedule that differ
-between the study's models are columns of their own, so an ablation's table names what it
-varies.
+The model parameters (from ``metrics.json``, or ``checkpoint.pt`` for older runs) and
+training schedule that differ between the study's models are columns of their own, so an
+ablation's table names what it varies. A run needs only its ``metrics.json`` and
+``history.csv`` here, so kept runs can be re-aggregated without their checkpoints.
 """
 
 from __future__ import annotations
@@ -50,14 +51,15 @@ def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         key = parse_run_path(p)
         if key.seed is None:
             raise ValueError(f"{p}: not a force run (no systems-<n>/seed<s>/ folders)")
-        checkpoint = torch.load(p.parent / "checkpoint.pt", map_location="cpu",
-                                weights_only=True)
         metrics = json.loads(p.read_text())
+        if "model_params" not in metrics:  # runs written before metrics.json carried them
+            checkpoint = torch.load(p.parent / "checkpoint.pt", map_location="cpu",
+                                    weights_only=True)
+            metrics["model_params"] = json.loads(checkpoint["model_params"])
         epoch_seconds, load = history_speed(p.parent / "history.csv")
         metrics["seconds_per_step"] = epoch_seconds * metrics["epochs"] / metrics["steps"]
         rows.append({"dataset": key.dataset, "model": key.model, "graph": key.graph,
-                     "run_dir": str(p.parent), **metrics, "load_per_cpu": load,
-                     "model_params": json.loads(checkpoint["model_params"])})
+                     "run_dir": str(p.parent), **metrics, "load_per_cpu": load})
     if not rows:
         raise ValueError("no runs to aggregate")
     runs = pd.DataFrame(rows)

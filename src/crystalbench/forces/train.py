@@ -392,7 +392,7 @@ def train_force_fold(
         "mean_atoms": float(np.mean([data[i].num_nodes for i in test_idx])),
         "mean_edges": float(np.mean([data[i].edge_index.shape[1] for i in test_idx])),
         "force_std": scales.force_std, "numerics": asdict(numerics), "torch": torch.__version__,
-        "crystalbench": __version__,
+        "crystalbench": __version__, "model_params": model_params,
     }
     write_predictions(out / "predictions.parquet", [table.ids[i] for i in test_idx],
                       [systems[i] for i in test_idx], fp, ft, fix, graph, ep, et, fold)
