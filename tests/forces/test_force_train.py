@@ -180,6 +180,9 @@ def test_equal_steps_stretches_a_subset_to_the_full_sets_steps(inputs, tmp_path)
     assert (half["epochs"], half["steps"]) == (2 * full["epochs"], full["steps"])
     plain = train(inputs, tmp_path / "plain", train_systems=1, batch_size=5)
     assert (plain["epochs"], plain["steps"]) == (full["epochs"], full["steps"] // 2)
+    # on all systems it changes nothing: the same run as without it
+    same = train(inputs, tmp_path / "all", equal_steps=True, batch_size=5)
+    assert same["forces_l2mae"] == full["forces_l2mae"] and same["steps"] == full["steps"]
 
 
 def test_zero_force_baseline_and_plateau_are_measured(inputs, tmp_path):
