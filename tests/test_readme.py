@@ -222,6 +222,9 @@ def force_study_doc_rows(csv: str, names: dict[str, str]) -> list[str]:
     ("emt_activation.csv", {
         "forcenet-emt": "swish (reference)", "forcenet-emt-relu": "relu",
         "forcenet-emt-softplus": "softplus", "forcenet-emt-tanh": "tanh"}),
+    ("emt_systems.csv", {
+        "forcenet-emt": "ForceNet", "schnet-forces-emt": "SchNet",
+        "dimenetpp-forces-emt": "DimeNet++"}),
 ])
 def test_docs_force_study_tables_equal_the_kept_runs(csv, names):
     """docs/forces.md's 100-epoch study tables as benchmarks/forces_emt/ keeps them."""
