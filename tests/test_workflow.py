@@ -65,9 +65,11 @@ def test_force_study_overlay_dag_shares_runs_between_studies():
                  "config/forces_emt.yaml", "--", "force_studies")
     counts = job_counts(result.stdout)
     # demo 3 x 3; comparison 4 models x 3 seeds; data size 3 models x 2 more sizes x 3 seeds;
-    # plateau 1 more model, basis 4, activation 3, budget (300 epochs) 1, each x 3 seeds
-    assert counts["s2ef_train"] == 9 + 12 + 18 + 3 + 12 + 9 + 3
-    assert counts["s2ef_aggregate"] == 7 and counts["s2ef_data_size"] == 1
+    # data size at equal steps 2 models x 3 sizes x 3 seeds (its own runs: equal_steps is a
+    # model setting); plateau 1 more model, basis 4, activation 3, budget (300 epochs) 1, each
+    # x 3 seeds
+    assert counts["s2ef_train"] == 9 + 12 + 18 + 18 + 3 + 12 + 9 + 3
+    assert counts["s2ef_aggregate"] == 8 and counts["s2ef_data_size"] == 2
     assert "train" not in counts  # the force target trains no crystal model
     runs = set(re.findall(r"results/forces/runs/emt_slabs/dimenetpp-forces-emt/radius6-max50/"
                           r"fold0/systems-(\w+)/seed(\d)/metrics.json", result.stdout))
