@@ -225,6 +225,8 @@ def force_study_doc_rows(csv: str, names: dict[str, str]) -> list[str]:
     ("emt_systems.csv", {
         "forcenet-emt": "ForceNet", "schnet-forces-emt": "SchNet",
         "dimenetpp-forces-emt": "DimeNet++"}),
+    ("emt_systems_steps.csv", {
+        "forcenet-emt-steps": "ForceNet", "schnet-forces-emt-steps": "SchNet"}),
 ])
 def test_docs_force_study_tables_equal_the_kept_runs(csv, names):
     """docs/forces.md's 100-epoch study tables as benchmarks/forces_emt/ keeps them."""
