@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import statistics
 import time
@@ -303,10 +304,11 @@ def train_force_fold(
     train_idx, test_idx = fold_indices(table.ids, splits_path, fold)
     if train_systems is not None:
         strata, ranks = read_system_strata(splits_path, table.ids)
-        full_steps = cfg.epochs * -(-len(train_idx) // cfg.batch_size)
+        full_steps = cfg.epochs * math.ceil(len(train_idx) / cfg.batch_size)
         train_idx = training_subset(train_idx, systems, strata, ranks, train_systems)
         if cfg.equal_steps:
-            cfg = replace(cfg, epochs=-(-full_steps // -(-len(train_idx) // cfg.batch_size)))
+            subset_steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
+            cfg = replace(cfg, epochs=math.ceil(full_steps / subset_steps_per_epoch))
     data = table.to_data()  # host copy for the label statistics below
     graphs = DeviceGraphs(table, dev)
     scales = fit_scales(data, train_idx)
