@@ -3,7 +3,8 @@
 A session's ``results/`` does not always survive into the next one, and some studies take
 longer than one session to train. This copies each run's ``metrics.json``, ``history.csv``
 and ``predictions.parquet`` to the same relative path under ``runs/``, so that
-``crystalbench s2ef-aggregate`` and ``per_system_errors.py`` can read them later. Runs written
+``crystalbench s2ef-aggregate`` and ``per_system_errors.py`` can read them later (``--into``
+keeps another study folder's runs, e.g. ``benchmarks/oc20_sample/runs``). Runs written
 before ``metrics.json`` carried the model parameters get them from their ``checkpoint.pt``
 (the value ``s2ef-aggregate`` would read there), so the kept copy needs no checkpoint.
 
@@ -25,15 +26,16 @@ RUNS = ROOT / "results" / "forces" / "runs"
 KEPT = Path(__file__).resolve().parent / "runs"
 
 
-def keep_run(run_dir: Path, kept_root: Path = KEPT) -> Path:
-    """Copy one finished run's metrics, history and predictions; return the kept folder."""
+def keep_run(run_dir: Path, kept_root: Path = KEPT, runs_root: Path = RUNS) -> Path:
+    """Copy one finished run's metrics, history and predictions to the same path under
+    ``kept_root`` as under ``runs_root``; return the kept folder."""
     run_dir = run_dir.resolve()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     if "model_params" not in metrics:
         checkpoint = torch.load(run_dir / "checkpoint.pt", map_location="cpu",
                                 weights_only=True)
         metrics["model_params"] = json.loads(checkpoint["model_params"])
-    target = kept_root / run_dir.relative_to(RUNS.resolve())
+    target = kept_root / run_dir.relative_to(runs_root.resolve())
     target.mkdir(parents=True, exist_ok=True)
     for name in ("history.csv", "predictions.parquet"):
         shutil.copy2(run_dir / name, target / name)
@@ -47,8 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+", type=Path,
                         help="finished run folders under results/forces/runs")
-    for run_dir in parser.parse_args().run_dirs:
-        print(keep_run(run_dir).relative_to(ROOT))
+    parser.add_argument("--into", type=Path, default=KEPT,
+                        help="kept runs' root folder (default: runs/ beside this script)")
+    args = parser.parse_args()
+    for run_dir in args.run_dirs:
+        print(keep_run(run_dir, args.into.resolve()).relative_to(ROOT))
 
 
 if __name__ == "__main__":
