@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from crystalbench.core.run_paths import force_study_run_dirs
 from crystalbench_bench.bench_force_speed import merged_config
 
 HERE = Path(__file__).resolve().parent
@@ -27,12 +28,10 @@ ROOT = HERE.parents[1]
 
 def study_metrics(forces: dict[str, Any], study: str, runs: Path) -> list[Path]:
     """metrics.json of every run of ``study`` under ``runs``, in the pipeline's order."""
-    s = forces["studies"][study]
-    folds = forces.get("test_folds", list(range(forces["folds"])))
-    return [runs / d / m / g / f"fold{k}" / f"systems-{n}" / f"seed{seed}" / "metrics.json"
-            for d in s["datasets"] for m in s["models"] for g in s["graphs"] for k in folds
-            for n in s.get("train_systems", ["all"])
-            for seed in s.get("seeds", [forces["models"][m]["train"].get("seed", 0)])]
+    if runs.name != "runs":
+        raise ValueError(f"{runs}: kept runs live in a folder named runs/ (the pipeline's "
+                         "layout, runs/<dataset>/<model>/...)")
+    return [runs.parent / run / "metrics.json" for run in force_study_run_dirs(forces, study)]
 
 
 def aggregate_kept(configs: list[str], study: str, runs: Path, out: Path) -> list[Path]:

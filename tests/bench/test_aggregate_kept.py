@@ -25,7 +25,7 @@ def aggregate_kept():
 
 def test_runs_are_listed_model_then_size_then_seed(aggregate_kept, tmp_path):
     forces = merged_config(CONFIGS)["forces"]
-    paths = aggregate_kept.study_metrics(forces, "emt_systems", tmp_path)
+    paths = aggregate_kept.study_metrics(forces, "emt_systems", tmp_path / "runs")
     assert len(paths) == 3 * 3 * 3
     keys = [(p.parts[-6], p.parts[-3], p.parts[-2]) for p in paths]
     assert keys[:4] == [("forcenet-emt", "systems-7", f"seed{s}") for s in (0, 1, 2)] + [

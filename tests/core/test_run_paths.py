@@ -1,6 +1,11 @@
 import pytest
 
-from crystalbench.core.run_paths import RunKey, parse_run_path, study_run_dirs
+from crystalbench.core.run_paths import (
+    RunKey,
+    force_study_run_dirs,
+    parse_run_path,
+    study_run_dirs,
+)
 
 
 def test_crystal_and_force_runs_are_read_the_same_way():
@@ -34,3 +39,19 @@ def test_study_run_dirs_pair_or_cross_models_and_graphs():
     with pytest.raises(ValueError):  # a paired study needs as many graphs as models
         study_run_dirs({"folds": 1, "studies": {"s": study | {"paired": True,
                                                                "graphs": ["g1"]}}}, "s")
+
+
+def test_force_study_run_dirs_order_and_defaults():
+    forces = {"folds": 4, "test_folds": [0],
+              "models": {"a": {"train": {"seed": 7}}, "b": {"train": {}}},
+              "studies": {"sized": {"datasets": ["d"], "models": ["a", "b"], "graphs": ["g"],
+                                    "train_systems": [7, "all"], "seeds": [0, 1]},
+                          "plain": {"datasets": ["d"], "models": ["a", "b"], "graphs": ["g"]}}}
+    assert force_study_run_dirs(forces, "sized") == [
+        f"runs/d/{m}/g/fold0/systems-{n}/seed{s}" for m in "ab" for n in (7, "all")
+        for s in (0, 1)]
+    # no seeds: each model's own train.seed (0 when unset); no train_systems: all systems
+    assert force_study_run_dirs(forces, "plain") == ["runs/d/a/g/fold0/systems-all/seed7",
+                                                     "runs/d/b/g/fold0/systems-all/seed0"]
+    del forces["test_folds"]
+    assert len(force_study_run_dirs(forces, "plain")) == 2 * 4

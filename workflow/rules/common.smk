@@ -12,7 +12,11 @@ try:
 except ImportError:  # Snakemake outside the project's environment (e.g. --sdm conda)
     sys.path.insert(0, os.path.join(workflow.basedir, "src"))
     from crystalbench.config_check import ConfigError, check_config
-from crystalbench.core.run_paths import model_graph_pairs, study_run_dirs
+from crystalbench.core.run_paths import (
+    force_study_run_dirs,
+    model_graph_pairs,
+    study_run_dirs,
+)
 from crystalbench.crystal.sources import DATASET_SOURCES
 
 # unknown keys with their path and nearest valid key, model params per architecture,
@@ -281,28 +285,12 @@ def check_force_studies():
         raise ValueError(f"forces.test_folds {bad} outside 0..{FORCES['folds'] - 1}")
 
 
-def force_test_folds():
-    return FORCES.get("test_folds", list(range(FORCES["folds"])))
-
-
-def force_seeds(study, model):
-    """Training seeds of a force study: its `seeds`, else the model's train.seed."""
-    s = FORCES["studies"][study]
-    return s.get("seeds", [FORCES["models"][model]["train"].get("seed", 0)])
-
-
 def force_study_runs(study):
     """metrics.json of every run a force study aggregates: dataset x model x graph x test
     fold x training-set size x seed."""
-    s = FORCES["studies"][study]
     return [
-        f"results/forces/runs/{d}/{m}/{g}/fold{k}/systems-{n}/seed{seed}/metrics.json"
-        for d in s["datasets"]
-        for m in s["models"]
-        for g in s["graphs"]
-        for k in force_test_folds()
-        for n in s["train_systems"]
-        for seed in force_seeds(study, m)
+        f"results/forces/{run}/metrics.json"
+        for run in force_study_run_dirs(FORCES, study)
     ]
 
 

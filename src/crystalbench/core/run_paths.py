@@ -47,6 +47,19 @@ def parse_run_path(path: str | os.PathLike) -> RunKey:
                   **extra)
 
 
+def force_study_run_dirs(forces: dict[str, Any], study: str) -> list[str]:
+    """Every force run folder a study aggregates,
+    ``runs/{dataset}/{model}/{graph}/fold{k}/systems-{n}/seed{s}`` (relative to
+    ``results/forces/`` or to a kept folder), in a fixed order: dataset, model, graph, test
+    fold, training-set size, seed. ``forces`` is the config's ``forces`` section."""
+    s = forces["studies"][study]
+    folds = forces.get("test_folds", list(range(forces["folds"])))
+    return [f"runs/{d}/{m}/{g}/fold{k}/systems-{n}/seed{seed}"
+            for d in s["datasets"] for m in s["models"] for g in s["graphs"] for k in folds
+            for n in s.get("train_systems", ["all"])
+            for seed in s.get("seeds", [forces["models"][m]["train"].get("seed", 0)])]
+
+
 def model_graph_pairs(study: dict[str, Any]) -> list[tuple[str, str]]:
     """(model, graph) runs of a study: every combination, or models[i] on graphs[i]."""
     if study.get("paired"):
