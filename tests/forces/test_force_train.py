@@ -240,3 +240,29 @@ def test_rotated_copies_leave_an_equivariant_model_unchanged(inputs, tmp_path):
     forcenet = train(inputs, tmp_path / "forcenet", augment=False, rotated_copies=2)
     assert forcenet["rotated_forces_l2mae"] != pytest.approx(forcenet["forces_l2mae"],
                                                              rel=1e-3)
+
+
+def test_unseen_elements_are_the_test_elements_no_training_frame_has():
+    from torch_geometric.data import Data
+
+    data = [Data(z=torch.tensor([1, 29])), Data(z=torch.tensor([1, 79, 8])),
+            Data(z=torch.tensor([29, 1]))]
+    assert force_train.unseen_elements(data, np.array([0]), np.array([1, 2])) == ["O", "Au"]
+    assert force_train.unseen_elements(data, np.array([0, 1]), np.array([2])) == []
+
+
+def test_a_test_fold_with_elements_absent_from_training_is_logged_and_recorded(
+        inputs, tmp_path, caplog):
+    """The 4 demo systems here share no metal or adsorbate, so fold 0's are all unseen."""
+    frames = list(generate_emt_frames(0, n_systems=4))
+    fold = pd.read_parquet(inputs[1]).set_index("id")["fold"]
+    elements = {k: set() for k in (0, 1)}
+    for f in frames:
+        elements[int(fold[f.id] == 0)] |= set(f.atomic_numbers.tolist())
+    expected = sorted(elements[1] - elements[0])
+    with caplog.at_level("WARNING", logger="crystalbench.forces.train"):
+        metrics = train(inputs, tmp_path)
+    from pymatgen.core import Element
+    symbols = [Element.from_Z(z).symbol for z in expected]
+    assert len(symbols) == 4 and metrics["unseen_test_elements"] == ",".join(symbols)
+    assert f"elements no training frame has: {', '.join(symbols)}" in caplog.text

@@ -152,6 +152,19 @@ class Scales:
     energy_std: float
 
 
+def unseen_elements(data: list[Data], train_idx: np.ndarray, test_idx: np.ndarray) -> list[str]:
+    """Elements of the test frames that no training frame has, e.g. ``['Na', 'Tl']``.
+
+    Their element embeddings never receive a gradient, so the held-out error on such frames
+    measures the untrained initial values, not transfer to new systems.
+    """
+    from pymatgen.core import Element
+
+    seen = set(torch.cat([data[i].z for i in train_idx]).tolist())
+    tested = set(torch.cat([data[i].z for i in test_idx]).tolist())
+    return [Element.from_Z(int(z)).symbol for z in sorted(tested - seen)]
+
+
 def fit_scales(data: list[Data], idx: np.ndarray) -> Scales:
     """Scales from the training frames' free atoms and energies (NaN energies ignored)."""
     forces = torch.cat([data[i].forces[~data[i].fixed] for i in idx])
@@ -310,6 +323,11 @@ def train_force_fold(
             subset_steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
             cfg = replace(cfg, epochs=math.ceil(full_steps / subset_steps_per_epoch))
     data = table.to_data()  # host copy for the label statistics below
+    unseen = unseen_elements(data, train_idx, test_idx)
+    if unseen:
+        log.warning("%s fold %d: the test systems contain elements no training frame has: "
+                    "%s; their embeddings stay untrained, so the held-out error on them is "
+                    "not transfer", graphs_path, fold, ", ".join(unseen))
     graphs = DeviceGraphs(table, dev)
     scales = fit_scales(data, train_idx)
     with_energy = cfg.energy_weight > 0
@@ -391,6 +409,7 @@ def train_force_fold(
         "fold": fold, "n_train": len(train_idx), "n_test": len(test_idx),
         "n_train_systems": len({systems[i] for i in train_idx}),
         "n_test_systems": len({systems[i] for i in test_idx}),
+        "unseen_test_elements": ",".join(unseen),
         "mean_atoms": float(np.mean([data[i].num_nodes for i in test_idx])),
         "mean_edges": float(np.mean([data[i].edge_index.shape[1] for i in test_idx])),
         "force_std": scales.force_std, "numerics": asdict(numerics), "torch": torch.__version__,
