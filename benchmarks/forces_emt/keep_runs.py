@@ -19,7 +19,7 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
+from crystalbench.forces.aggregate import read_run_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "results" / "forces" / "runs"
@@ -29,13 +29,11 @@ KEPT = Path(__file__).resolve().parent / "runs"
 def keep_run(run_dir: Path, kept_root: Path = KEPT, runs_root: Path = RUNS) -> Path:
     """Copy one finished run's metrics, history and predictions to the same path under
     ``kept_root`` as under ``runs_root``; return the kept folder."""
-    run_dir = run_dir.resolve()
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    if "model_params" not in metrics:
-        checkpoint = torch.load(run_dir / "checkpoint.pt", map_location="cpu",
-                                weights_only=True)
-        metrics["model_params"] = json.loads(checkpoint["model_params"])
-    target = kept_root / run_dir.relative_to(runs_root.resolve())
+    run_dir, runs_root = run_dir.resolve(), runs_root.resolve()
+    if not run_dir.is_relative_to(runs_root):
+        raise ValueError(f"{run_dir}: not a run folder under {runs_root}")
+    metrics = read_run_metrics(run_dir)
+    target = kept_root / run_dir.relative_to(runs_root)
     target.mkdir(parents=True, exist_ok=True)
     for name in ("history.csv", "predictions.parquet"):
         shutil.copy2(run_dir / name, target / name)

@@ -55,6 +55,6 @@ def test_kept_run_has_no_checkpoint_and_aggregates_the_same(keep_runs, tmp_path)
 
 def test_a_run_outside_the_runs_root_is_refused(keep_runs, tmp_path):
     run, _ = old_run(tmp_path / "elsewhere")
-    with pytest.raises(ValueError, match="is not in the subpath"):
+    with pytest.raises(ValueError, match="not a run folder under"):
         keep_runs.keep_run(run, tmp_path / "kept/runs", runs_root=tmp_path / "results/runs")
     assert not (tmp_path / "kept").exists()

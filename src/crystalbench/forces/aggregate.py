@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -43,6 +44,17 @@ COLUMNS = {  # metric -> (header, format)
 }
 
 
+def read_run_metrics(run_dir: Path) -> dict[str, Any]:
+    """A force run's ``metrics.json``, with the model parameters from ``checkpoint.pt`` for
+    runs written before ``metrics.json`` carried them."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if "model_params" not in metrics:
+        checkpoint = torch.load(run_dir / "checkpoint.pt", map_location="cpu",
+                                weights_only=True)
+        metrics["model_params"] = json.loads(checkpoint["model_params"])
+    return metrics
+
+
 def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """One row per run: dataset, model and graph from the run folder, then its metrics."""
     rows = []
@@ -51,11 +63,7 @@ def load_force_runs(metric_paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         key = parse_run_path(p)
         if key.seed is None:
             raise ValueError(f"{p}: not a force run (no systems-<n>/seed<s>/ folders)")
-        metrics = json.loads(p.read_text())
-        if "model_params" not in metrics:  # runs written before metrics.json carried them
-            checkpoint = torch.load(p.parent / "checkpoint.pt", map_location="cpu",
-                                    weights_only=True)
-            metrics["model_params"] = json.loads(checkpoint["model_params"])
+        metrics = read_run_metrics(p.parent)
         epoch_seconds, load = history_speed(p.parent / "history.csv")
         metrics["seconds_per_step"] = epoch_seconds * metrics["epochs"] / metrics["steps"]
         rows.append({"dataset": key.dataset, "model": key.model, "graph": key.graph,
