@@ -24,7 +24,7 @@ from crystalbench.forces.graphs import FORCE_GRAPHS
 from crystalbench.forces.metrics import DEFAULT_TAG_WEIGHTS, atom_weights, force_loss
 from crystalbench.forces.train import ForceTrainConfig
 from crystalbench.models import build_force_model, count_parameters
-from crystalbench_bench.bench_force_speed import merged_config
+from crystalbench_bench.bench_force_speed import merged_config, study_inputs
 
 
 def first_frames(graphs: str | Path, frames: int) -> tuple[str, list[Data]]:
@@ -66,11 +66,14 @@ def fit_frames(
 
 
 def bench_force_overfit(
-    configs: Sequence[str], study: str, graphs: str, frames: int = 8, steps: int = 300,
-    threads: int = 1,
+    configs: Sequence[str], study: str, graphs: str | None = None, frames: int = 8,
+    steps: int = 300, threads: int = 1,
 ) -> list[dict[str, Any]]:
-    """Fit every model of force study ``study`` to ``frames`` frames; print and return rows."""
+    """Fit every model of force study ``study`` to ``frames`` frames; print and return rows.
+    ``graphs`` defaults to the study's own graph table (``study_inputs``)."""
     forces = merged_config(configs)["forces"]
+    if graphs is None:
+        graphs = study_inputs(forces, study)[0]
     prepare_torch("cpu", threads, 0, DEFAULT_NUMERICS)
     system, data = first_frames(graphs, frames)
     batch = Batch.from_data_list(data)

@@ -29,12 +29,26 @@ def merged_config(paths: Sequence[str]) -> dict[str, Any]:
     return config
 
 
+def study_inputs(forces: dict[str, Any], study: str) -> tuple[str, str]:
+    """The pipeline's graph table and split table of a force study's first dataset and first
+    graph: what a bench runs on unless told otherwise, so that naming a study never silently
+    benchmarks another dataset's frames."""
+    s = forces["studies"][study]
+    dataset, graph = s["datasets"][0], s["graphs"][0]
+    return (f"results/forces/graphs/{dataset}/{graph}.parquet",
+            f"results/forces/splits/{dataset}.parquet")
+
+
 def bench_force_speed(
-    configs: Sequence[str], study: str, graphs: str, splits: str, epochs: int = 3,
-    threads: int = 1, device: str = "auto",
+    configs: Sequence[str], study: str, graphs: str | None = None, splits: str | None = None,
+    epochs: int = 3, threads: int = 1, device: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Time every model of force study ``study`` for ``epochs`` epochs; print and return rows."""
+    """Time every model of force study ``study`` for ``epochs`` epochs; print and return rows.
+    ``graphs``/``splits`` default to the study's own (``study_inputs``)."""
     forces = merged_config(configs)["forces"]
+    if graphs is None or splits is None:
+        default_graphs, default_splits = study_inputs(forces, study)
+        graphs, splits = graphs or default_graphs, splits or default_splits
     names = forces["studies"][study]["models"]
     rows = []
     print(f"study {study}: {epochs} epochs per model on fold 0 of {graphs}, {threads} "

@@ -87,7 +87,8 @@ def add_force_study_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--configs", nargs="+", default=["config/demo.yaml"],
                    help="config and overlays, merged as Snakemake merges --configfile")
     s.add_argument("--study", default="forcenet_vs_physics")
-    s.add_argument("--graphs", default="results/forces/graphs/emt_slabs/radius6-max50.parquet")
+    s.add_argument("--graphs", default=None, help="graph table (default: the study's first "
+                   "dataset and graph, results/forces/graphs/<dataset>/<graph>.parquet)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -124,7 +125,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("force-speed", help="benchmark: a force study's models, train s/step "
                        "and inference structures/s, each model alone")
     add_force_study_arguments(s)
-    s.add_argument("--splits", default="results/forces/splits/emt_slabs.parquet")
+    s.add_argument("--splits", default=None, help="split table (default: the study's first "
+                   "dataset's, results/forces/splits/<dataset>.parquet)")
     s.add_argument("--epochs", type=int, default=3, help="epochs per model (median counts)")
     s.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     s.add_argument("--device", default="auto")

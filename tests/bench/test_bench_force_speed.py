@@ -5,7 +5,7 @@ import yaml
 from crystalbench.forces.emt_demo import generate_emt_frames
 from crystalbench.forces.graphs import ForceGraphSpec, force_graph_metadata, write_force_graph_table
 from crystalbench.forces.splits import write_system_splits
-from crystalbench_bench.bench_force_speed import bench_force_speed, merged_config
+from crystalbench_bench.bench_force_speed import bench_force_speed, merged_config, study_inputs
 
 
 def test_force_speed_times_each_model_of_the_merged_study(tmp_path, capsys):
@@ -32,3 +32,12 @@ def test_force_speed_times_each_model_of_the_merged_study(tmp_path, capsys):
     assert all(r["seconds_per_step"] > 0 and r["inference_structures_per_s"] > 0 for r in rows)
     out = capsys.readouterr().out
     assert " 1.00x " in out and "ratio to fn" in out
+
+
+def test_force_benches_default_to_the_named_studys_own_dataset():
+    forces = merged_config(["config/demo.yaml", "config/oc20_sample.yaml"])["forces"]
+    assert study_inputs(forces, "oc20_demo_width") == (
+        "results/forces/graphs/oc20_sample/radius6-max50.parquet",
+        "results/forces/splits/oc20_sample.parquet")
+    assert study_inputs(forces, "forcenet_vs_physics")[0].startswith(
+        "results/forces/graphs/emt_slabs/")
