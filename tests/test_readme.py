@@ -182,21 +182,21 @@ def test_readme_forcenet_table_equals_the_published_demo_run():
     assert len(zero) == 1 and f"| zero-force predictor | | {zero[0]:.4f} | 0 | |" in lines
 
 
-def force_study_doc_rows(csv: str, names: dict[str, str]) -> list[str]:
-    """docs/forces.md rows of a kept force study (one CSV row per run): the label (for a
-    data-size study followed by the training systems and epochs), mean ± sample std over
-    seeds 0-2 of L2MAE, cos and rotated/plain, and each run's plateau step ("never" where it
-    did not leave)."""
+def force_study_doc_rows(csv: str, names: dict[str, str], epochs: int | None) -> list[str]:
+    """docs/forces.md rows of a kept force study (``csv`` under benchmarks/, one row per run):
+    the label (for a data-size study, ``epochs`` None, followed by the training systems and
+    epochs), mean ± sample std over seeds 0-2 of L2MAE, cos and rotated/plain, and each
+    run's plateau step ("never" where it did not leave)."""
     import pandas as pd
 
-    runs = pd.read_csv(REPO / "benchmarks/forces_emt" / csv)
+    runs = pd.read_csv(REPO / "benchmarks" / csv)
     runs["rotated_over_plain"] = runs["rotated_forces_l2mae"] / runs["forces_l2mae"]
     assert set(runs["model"]) == set(names)
-    data_size = runs["n_train_systems"].nunique() > 1
+    data_size = epochs is None
     rows = []
     for (model, systems), group in runs.groupby(["model", "n_train_systems"]):
         assert sorted(group["seed"]) == [0, 1, 2] and group["epochs"].nunique() == 1
-        assert data_size or (group["epochs"] == 100).all()
+        assert data_size or (group["epochs"] == epochs).all()
         label = names[model] + (f" | {systems} | {group['epochs'].iloc[0]}" if data_size
                                 else "")
         cells = [f"{group[m].mean():{f}} ± {group[m].std(ddof=1):{f}}" for m, f in (
@@ -207,31 +207,31 @@ def force_study_doc_rows(csv: str, names: dict[str, str]) -> list[str]:
     return rows
 
 
-@pytest.mark.parametrize("csv, names", [
-    ("emt_forcenet_vs_physics.csv", {
+@pytest.mark.parametrize("csv, epochs, names", [
+    ("forces_emt/emt_forcenet_vs_physics.csv", 100, {
         "forcenet-emt": "ForceNet | on", "forcenet-emt-noaug": "ForceNet | off",
         "schnet-forces-emt": "SchNet (direct force head) | off",
         "dimenetpp-forces-emt": "DimeNet++ (direct force head) | off"}),
-    ("emt_basis.csv", {
+    ("forces_emt/emt_basis.csv", 100, {
         "forcenet-emt": "`sphallmul` (reference)", "forcenet-emt-gauss": "`gauss`",
         "forcenet-emt-powersine": "`powersine`", "forcenet-emt-linact": "`linact`",
         "forcenet-emt-raw": "`raw`"}),
-    ("emt_plateau.csv", {
+    ("forces_emt/emt_plateau.csv", 100, {
         "forcenet-emt": "ForceNet | linear | on", "forcenet-emt-noaug": "ForceNet | linear | off",
         "forcenet-emt-warmup": "ForceNet | warmup_step | on"}),
-    ("emt_activation.csv", {
+    ("forces_emt/emt_activation.csv", 100, {
         "forcenet-emt": "swish (reference)", "forcenet-emt-relu": "relu",
         "forcenet-emt-softplus": "softplus", "forcenet-emt-tanh": "tanh"}),
-    ("emt_systems.csv", {
+    ("forces_emt/emt_systems.csv", None, {
         "forcenet-emt": "ForceNet", "schnet-forces-emt": "SchNet",
         "dimenetpp-forces-emt": "DimeNet++"}),
-    ("emt_systems_steps.csv", {
+    ("forces_emt/emt_systems_steps.csv", None, {
         "forcenet-emt-steps": "ForceNet", "schnet-forces-emt-steps": "SchNet"}),
 ])
-def test_docs_force_study_tables_equal_the_kept_runs(csv, names):
-    """docs/forces.md's 100-epoch study tables as benchmarks/forces_emt/ keeps them."""
+def test_docs_force_study_tables_equal_the_kept_runs(csv, epochs, names):
+    """docs/forces.md's force study tables as benchmarks/ keeps their runs."""
     docs = (REPO / "docs/forces.md").read_text().splitlines()
-    for row in force_study_doc_rows(csv, names):
+    for row in force_study_doc_rows(csv, names, epochs):
         assert row in docs, row
 
 
