@@ -1,5 +1,6 @@
 """The README's quick start is the contract with newcomers and CI: keep them in step."""
 
+import json
 import re
 import shlex
 import subprocess
@@ -227,6 +228,11 @@ def force_study_doc_rows(csv: str, names: dict[str, str], epochs: int | None) ->
         "dimenetpp-forces-emt": "DimeNet++"}),
     ("forces_emt/emt_systems_steps.csv", None, {
         "forcenet-emt-steps": "ForceNet", "schnet-forces-emt-steps": "SchNet"}),
+    ("oc20_sample/oc20_demo_width.csv", 50, {
+        "forcenet-oc20-demo": "ForceNet | on", "forcenet-oc20-demo-noaug": "ForceNet | off",
+        "schnet-forces-oc20-demo": "SchNet (direct force head) | off",
+        "dimenetpp-forces-oc20-demo": "DimeNet++ (direct force head) | off"}),
+    ("oc20_sample/oc20_plateau.csv", 150, {"forcenet-oc20-demo-long": "ForceNet | on"}),
 ])
 def test_docs_force_study_tables_equal_the_kept_runs(csv, epochs, names):
     """docs/forces.md's force study tables as benchmarks/ keeps their runs."""
@@ -277,3 +283,53 @@ def test_docs_sphallmul_scale_check_equals_its_kept_rows():
     assert text in docs, text
     plateau = check["plateau ocp scale"]
     assert f"({plateau.min()}-{plateau.max()} steps against" in docs
+
+
+OC20_RUNS = REPO / "benchmarks/oc20_sample/runs/oc20_sample"
+
+
+def test_docs_oc20_training_fit_and_unseen_elements_follow_from_the_kept_runs():
+    """docs/forces.md's OC20-sample training fit (final training loss over the zero-force
+    training loss, mean ± std over seeds 0-2) from the kept runs' history and metrics, and its
+    list of untrained test elements as the runs that recorded it name them."""
+    import pandas as pd
+
+    docs = " ".join((REPO / "docs/forces.md").read_text().split())
+    for model, name in (("schnet-forces-oc20-demo", "SchNet"),
+                        ("dimenetpp-forces-oc20-demo", "DimeNet++"),
+                        ("forcenet-oc20-demo", "ForceNet with augmentation"),
+                        ("forcenet-oc20-demo-noaug", "ForceNet without"),
+                        ("forcenet-oc20-demo-long", "ForceNet at 150 epochs")):
+        fits, unseen = [], set()
+        for seed in (0, 1, 2):
+            run = OC20_RUNS / model / "radius6-max50/fold0/systems-all" / f"seed{seed}"
+            metrics = json.loads((run / "metrics.json").read_text())
+            history = pd.read_csv(run / "history.csv")
+            fits.append(history["train_loss"].iloc[-1] / metrics["zero_force_train_loss"])
+            if "unseen_test_elements" in metrics:
+                unseen.add(metrics["unseen_test_elements"])
+        fits = pd.Series(fits)
+        text = f"{name} {fits.mean():.2f} ± {fits.std(ddof=1):.2f}"
+        assert text in docs, text
+        assert unseen <= {"Na,Mo,Rh,Tl"}
+    assert "Na, Tl, Mo and Rh" in docs
+    step = pd.read_csv(REPO / "benchmarks/oc20_sample/oc20_demo_width.csv").groupby(
+        "model")["seconds_per_step"].mean()
+    assert (step["schnet-forces-oc20-demo"] < step["forcenet-oc20-demo"]
+            < step["dimenetpp-forces-oc20-demo"])
+    assert "SchNet's training step is the fastest, then ForceNet's, and DimeNet++'s" in docs
+
+
+def test_docs_oc20_element_errors_equal_the_kept_rows():
+    """docs/forces.md's held-out L2MAE on atoms of trained / untrained elements, from
+    element_errors.py's kept CSV, which must cover every seed of every model."""
+    import pandas as pd
+
+    rows = pd.read_csv(REPO / "benchmarks/oc20_sample/element_errors.csv")
+    docs = (REPO / "docs/forces.md").read_text()
+    for (model, atoms), group in rows.groupby(["model", "atoms"]):
+        assert sorted(group["seed"]) == [0, 1, 2]
+        text = (f"| {model} | {atoms} | {group['forces_l2mae'].mean():.3f} ± "
+                f"{group['forces_l2mae'].std(ddof=1):.3f} | "
+                f"{group['zero_force_l2mae'].iloc[0]:.3f} |")
+        assert text in docs, text
