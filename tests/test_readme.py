@@ -320,6 +320,22 @@ def test_docs_oc20_training_fit_and_unseen_elements_follow_from_the_kept_runs():
     assert "SchNet's training step is the fastest, then ForceNet's, and DimeNet++'s" in docs
 
 
+def test_docs_oc20_outlier_control_equals_its_kept_rows():
+    """docs/forces.md's outlier control: per mode, the final training loss over the
+    zero-force training loss, mean ± std over seeds 0-2, and no run leaving the plateau."""
+    import pandas as pd
+
+    rows = pd.read_csv(REPO / "benchmarks/oc20_sample/outlier_control.csv")
+    docs = " ".join((REPO / "docs/forces.md").read_text().split())
+    assert rows["plateau steps"].isna().all()
+    for mode, name in (("drop", "without it"), ("scale", "with it outside the scale")):
+        group = rows[rows["mode"] == mode]
+        assert sorted(group["seed"]) == [0, 1, 2]
+        fit = group["final train loss"] / group["zero-force train loss"]
+        text = f"{name} {fit.mean():.2f} ± {fit.std(ddof=1):.2f}"
+        assert text in docs, text
+
+
 def test_docs_oc20_element_errors_equal_the_kept_rows():
     """docs/forces.md's held-out L2MAE on atoms of trained / untrained elements, from
     element_errors.py's kept CSV, which must cover every seed of every model."""

@@ -10,7 +10,7 @@ frame but the scale of the others (``scale``), and prints the final training los
 zero-force training loss and the held-out L2MAE next to zero force, keeping the rows in
 ``outlier_control.csv`` beside this script.
 
-    python benchmarks/oc20_sample/outlier_control.py --seeds 1
+    python benchmarks/oc20_sample/outlier_control.py --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def train(mode: str, seed: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--mode", choices=["drop", "scale"], nargs="+",
                         default=["drop", "scale"])
     args = parser.parse_args()
