@@ -7,8 +7,10 @@ Without it, tests that need it skip with the reason; with CRYSTALBENCH_REQUIRE_D
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,6 +19,16 @@ from crystalbench.crystal.matbench import read_matbench_json
 from crystalbench.crystal.structures import Structure
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(relative: str) -> ModuleType:
+    """A script of the repository that is not part of the package (``benchmarks/...py``),
+    imported from its file so its functions can be tested."""
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def data_dir() -> Path:

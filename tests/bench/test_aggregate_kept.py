@@ -3,11 +3,9 @@ runs, listed in the pipeline's order."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 
 from crystalbench_bench.bench_force_speed import merged_config
 
@@ -17,10 +15,7 @@ CONFIGS = [str(REPO / "config/demo.yaml"), str(REPO / "config/forces_emt.yaml")]
 
 @pytest.fixture(scope="module")
 def aggregate_kept():
-    spec = importlib.util.spec_from_file_location("aggregate_kept", KEPT / "aggregate_kept.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/forces_emt/aggregate_kept.py")
 
 
 def test_runs_are_listed_model_then_size_then_seed(aggregate_kept, tmp_path):

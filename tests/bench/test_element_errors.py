@@ -3,21 +3,15 @@ atom's element."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def element_errors():
-    spec = importlib.util.spec_from_file_location(
-        "element_errors", REPO / "benchmarks/oc20_sample/element_errors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/oc20_sample/element_errors.py")
 
 
 def test_groups_follow_the_elements_of_the_training_frames(element_errors, tmp_path):

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO
+from conftest import load_script
 
 from crystalbench.forces.aggregate import load_force_runs
 
 
 @pytest.fixture(scope="module")
 def keep_runs():
-    spec = importlib.util.spec_from_file_location(
-        "keep_runs", REPO / "benchmarks/forces_emt/keep_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/forces_emt/keep_runs.py")
 
 
 def old_run(root):
